@@ -1,0 +1,44 @@
+"""The ``growclip-hf`` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _offline_defaults() -> None:
+    """No network unless the user asks for the Hub: the main job must never phone home."""
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def _cmd_smoke(args: argparse.Namespace) -> int:
+    from .smoke import run_smoke
+
+    run_smoke(args.output_dir, seed=args.seed)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="growclip-hf", description="CLIP models that grow while they learn from a stream of image-text data."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    smoke = commands.add_parser(
+        "smoke", help="Build a small model and processor, save, reload and classify an image zero-shot."
+    )
+    smoke.add_argument("--output-dir", default="outputs/smoke", help="Where the model folder is written.")
+    smoke.add_argument("--seed", type=int, default=0)
+    smoke.set_defaults(handler=_cmd_smoke)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _offline_defaults()
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Model definitions; each subfolder is a self-contained set of files that save_pretrained can ship."""

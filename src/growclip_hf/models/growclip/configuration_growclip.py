@@ -1,0 +1,170 @@
+"""Configuration classes for GrowCLIP.
+
+The nesting mirrors transformers' ``CLIPConfig`` (text / vision sub-configs with CLIP's attribute names) and adds a
+third sub-config for the shared cross-modal encoder, plus the record of how the model grew.
+"""
+
+from __future__ import annotations
+
+from huggingface_hub.dataclasses import strict
+from transformers import PreTrainedConfig
+
+
+def _check_heads(config: PreTrainedConfig, prefix: str) -> None:
+    """Reject head settings that cannot be built, naming the offending key."""
+    if config.num_attention_heads < 1:
+        raise ValueError(f"{prefix}.num_attention_heads must be >= 1, got {config.num_attention_heads}.")
+    if config.head_dim is None and config.hidden_size % config.num_attention_heads != 0:
+        raise ValueError(
+            f"{prefix}.hidden_size ({config.hidden_size}) is not a multiple of {prefix}.num_attention_heads "
+            f"({config.num_attention_heads}); pick a head count that divides it or set {prefix}.head_dim explicitly."
+        )
+    if config.head_dim is not None and config.head_dim < 1:
+        raise ValueError(f"{prefix}.head_dim must be >= 1, got {config.head_dim}.")
+
+
+def _check_positive(config: PreTrainedConfig, prefix: str, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        if getattr(config, key) < 1:
+            raise ValueError(f"{prefix}.{key} must be >= 1, got {getattr(config, key)}.")
+
+
+@strict
+class GrowCLIPTextConfig(PreTrainedConfig):
+    """Text tower: a causal pre-LayerNorm transformer pooled at the first end-of-text token.
+
+    ``head_dim`` defaults to ``hidden_size // num_attention_heads``; growth may set it explicitly so that heads can be
+    added without changing the size of the existing ones.
+    """
+
+    model_type = "growclip_text_model"
+    base_config_key = "text_config"
+
+    vocab_size: int = 49408
+    hidden_size: int = 256
+    intermediate_size: int = 1024
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    head_dim: int | None = None
+    max_position_embeddings: int = 77
+    hidden_act: str = "gelu"
+    layer_norm_eps: float = 1e-5
+    attention_dropout: float = 0.0
+    initializer_range: float = 0.02
+    initializer_factor: float = 1.0
+    # The ids growclip_hf.train_tokenizer assigns (start 0, end 1, pad 2). Pooling uses the first eos_token_id.
+    bos_token_id: int | None = 0
+    eos_token_id: int | None = 1
+    pad_token_id: int | None = 2
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        _check_positive(
+            self, "text_config", ("vocab_size", "hidden_size", "intermediate_size", "max_position_embeddings")
+        )
+        if self.num_hidden_layers < 0:
+            raise ValueError(f"text_config.num_hidden_layers must be >= 0, got {self.num_hidden_layers}.")
+        _check_heads(self, "text_config")
+
+
+@strict
+class GrowCLIPVisionConfig(PreTrainedConfig):
+    """Vision tower: a ViT with a class token, pre-LayerNorm, pooled at the class token."""
+
+    model_type = "growclip_vision_model"
+    base_config_key = "vision_config"
+
+    hidden_size: int = 256
+    intermediate_size: int = 1024
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    head_dim: int | None = None
+    num_channels: int = 3
+    image_size: int = 224
+    patch_size: int = 32
+    hidden_act: str = "gelu"
+    layer_norm_eps: float = 1e-5
+    attention_dropout: float = 0.0
+    initializer_range: float = 0.02
+    initializer_factor: float = 1.0
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        _check_positive(
+            self, "vision_config", ("hidden_size", "intermediate_size", "num_channels", "image_size", "patch_size")
+        )
+        if self.num_hidden_layers < 0:
+            raise ValueError(f"vision_config.num_hidden_layers must be >= 0, got {self.num_hidden_layers}.")
+        if self.image_size % self.patch_size != 0:
+            raise ValueError(
+                f"vision_config.image_size ({self.image_size}) must be a multiple of vision_config.patch_size "
+                f"({self.patch_size})."
+            )
+        _check_heads(self, "vision_config")
+
+
+@strict
+class GrowCLIPSharedConfig(PreTrainedConfig):
+    """Shared cross-modal encoder: layers whose weights both modalities use, after the towers and before pooling.
+
+    ``num_hidden_layers=0`` (the default) means no shared encoder: the model is then exactly a CLIP model.
+    """
+
+    model_type = "growclip_shared_model"
+    base_config_key = "shared_config"
+
+    hidden_size: int = 256
+    intermediate_size: int = 1024
+    num_hidden_layers: int = 0
+    num_attention_heads: int = 4
+    head_dim: int | None = None
+    hidden_act: str = "gelu"
+    layer_norm_eps: float = 1e-5
+    attention_dropout: float = 0.0
+    initializer_range: float = 0.02
+    initializer_factor: float = 1.0
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        _check_positive(self, "shared_config", ("hidden_size", "intermediate_size"))
+        if self.num_hidden_layers < 0:
+            raise ValueError(f"shared_config.num_hidden_layers must be >= 0, got {self.num_hidden_layers}.")
+        _check_heads(self, "shared_config")
+
+
+@strict
+class GrowCLIPConfig(PreTrainedConfig):
+    """A CLIP model that can grow: text, vision and shared-encoder sub-configs plus the growth history.
+
+    ``growth_history`` holds one JSON-serialisable dict per growth step (what grew, how it was initialised, parameter
+    counts), so a published checkpoint explains its own lineage.
+    """
+
+    model_type = "growclip"
+    sub_configs_defaults = {
+        "text_config": GrowCLIPTextConfig,
+        "vision_config": GrowCLIPVisionConfig,
+        "shared_config": GrowCLIPSharedConfig,
+    }
+
+    text_config: dict | GrowCLIPTextConfig | None = None
+    vision_config: dict | GrowCLIPVisionConfig | None = None
+    shared_config: dict | GrowCLIPSharedConfig | None = None
+    projection_dim: int = 256
+    logit_scale_init_value: float = 2.6592
+    initializer_factor: float = 1.0
+    growth_history: list | None = None
+
+    def __post_init__(self, **kwargs):
+        if self.growth_history is None:
+            self.growth_history = []
+        super().__post_init__(**kwargs)
+        if self.projection_dim < 1:
+            raise ValueError(f"projection_dim must be >= 1, got {self.projection_dim}.")
+
+    @property
+    def has_shared_encoder(self) -> bool:
+        return self.shared_config.num_hidden_layers > 0
+
+
+__all__ = ["GrowCLIPConfig", "GrowCLIPSharedConfig", "GrowCLIPTextConfig", "GrowCLIPVisionConfig"]
