@@ -45,3 +45,18 @@ def text_batch(batch: int = 3, seq_len: int = 10, seed: int = 0) -> dict:
 
 def pixel_batch(batch: int = 2, size: int = 32, seed: int = 0) -> torch.Tensor:
     return torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def run_without_package(script: str, *args: str, workdir) -> float:
+    """Run ``script`` in a fresh Python process where ``growclip_hf`` cannot be imported (the script blocks it);
+    return the number the script prints last."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HOME": str(workdir / "hf_home"), "PYTHONPATH": ""}
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args], env=env, cwd=workdir, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return float(result.stdout.strip().splitlines()[-1])

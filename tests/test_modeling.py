@@ -171,3 +171,23 @@ def test_weights_missing_from_a_checkpoint_are_initialised_not_garbage(tmp_path,
     assert torch.isfinite(projection).all()
     expected_std = projection.shape[1] ** -0.5
     assert 0.5 * expected_std < projection.std().item() < 1.5 * expected_std
+
+
+def test_fresh_weights_follow_clips_initialisation_scheme():
+    """Each tensor's spread matches a fresh transformers CLIPModel of the same architecture (the peer's scheme)."""
+    from transformers import CLIPModel
+
+    torch.manual_seed(0)
+    tower = {"hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4}
+    ours = GrowCLIPModel(
+        tiny_config(text_config={**tower, "vocab_size": 500}, vision_config={**tower, "patch_size": 8})
+    )
+    theirs = CLIPModel(ours.to_clip().config)
+    reference = dict(theirs.named_parameters())
+    for name, parameter in ours.named_parameters():
+        expected = reference[name]
+        if expected.numel() == 1 or expected.std() == 0:
+            torch.testing.assert_close(parameter, expected, msg=name)  # constants: norms, biases, logit scale
+        else:
+            tolerance = 0.1 if expected.numel() >= 1000 else 0.3
+            assert parameter.std().item() == pytest.approx(expected.std().item(), rel=tolerance), name

@@ -1,9 +1,6 @@
 """Saving writes safetensors + code + auto_map; loading works through Auto classes and as remote code."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import torch
@@ -11,7 +8,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForZeroShotImageClassif
 
 from growclip_hf import GrowCLIPConfig, GrowCLIPModel
 
-from .helpers import pixel_batch, text_batch
+from .helpers import pixel_batch, run_without_package, text_batch
 
 CODE_FILES = {
     "configuration_growclip.py",
@@ -87,14 +84,4 @@ def test_remote_code_load_in_a_process_without_the_package(tmp_path, shared_mode
     shared_model.save_pretrained(folder)
     texts, pixels = text_batch(), pixel_batch()
     torch.save({"texts": texts, "pixels": pixels, "expected": _logits(shared_model)}, folder / "inputs.pt")
-    env = {**os.environ, "HF_HOME": str(tmp_path / "hf_home"), "PYTHONPATH": ""}
-    result = subprocess.run(
-        [sys.executable, "-c", REMOTE_CODE_SCRIPT, str(folder)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert float(result.stdout.strip().splitlines()[-1]) <= 1e-6
+    assert run_without_package(REMOTE_CODE_SCRIPT, str(folder), workdir=tmp_path) <= 1e-6

@@ -137,7 +137,9 @@ class GrowCLIPConfig(PreTrainedConfig):
     """A CLIP model that can grow: text, vision and shared-encoder sub-configs plus the growth history.
 
     ``growth_history`` holds one JSON-serialisable dict per growth step (what grew, how it was initialised, parameter
-    counts), so a published checkpoint explains its own lineage.
+    counts), so a published checkpoint explains its own lineage. ``growth_ramp`` is the state of a function-preserving
+    width growth that is still ramping its new units in (see ``GrowCLIPLayerNorm``); it is saved with the model so a
+    checkpoint taken mid-ramp resumes exactly.
     """
 
     model_type = "growclip"
@@ -154,6 +156,8 @@ class GrowCLIPConfig(PreTrainedConfig):
     logit_scale_init_value: float = 2.6592
     initializer_factor: float = 1.0
     growth_history: list | None = None
+    # Masked-growth ramp in progress, or None: {"progress": float in [0, 1], "active_widths": {layer_norm_name: width}}.
+    growth_ramp: dict | None = None
 
     def __post_init__(self, **kwargs):
         if self.growth_history is None:

@@ -15,6 +15,7 @@ from .modeling_growclip_layers import (
     GrowCLIPAttention,
     GrowCLIPEncoder,
     GrowCLIPEncoderLayer,
+    GrowCLIPLayerNorm,
     GrowCLIPMLP,
     GrowCLIPSharedEncoder,
     GrowCLIPTextEmbeddings,
@@ -58,6 +59,18 @@ class GrowCLIPPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
     _supports_sdpa = True
     _no_split_modules = ["GrowCLIPTextEmbeddings", "GrowCLIPVisionEmbeddings", "GrowCLIPEncoderLayer"]
+
+    def _initialize_weights(self, module, is_custom_code: bool = False):
+        """Initialise every module not already initialised, containers included.
+
+        transformers skips container modules of custom code (no direct parameters looks like "all loaded"), which
+        would leave attention and MLP weights at torch's defaults. Our ``_init_weights`` only uses the flag-aware
+        ``transformers.initialization`` functions, so loaded weights are never overwritten.
+        """
+        if getattr(module, "_is_hf_initialized", False):
+            return
+        self._init_weights(module)
+        module._is_hf_initialized = True
 
     def _init_weights(self, module):
         """CLIP's initialisation scheme; every parameter and buffer of every GrowCLIP module is covered."""
@@ -106,7 +119,7 @@ class GrowCLIPTextTransformer(nn.Module):
         self.config = config
         self.embeddings = GrowCLIPTextEmbeddings(config)
         self.encoder = GrowCLIPEncoder(config)
-        self.final_layer_norm = nn.LayerNorm(output_width, eps=config.layer_norm_eps)
+        self.final_layer_norm = GrowCLIPLayerNorm(output_width, eps=config.layer_norm_eps)
 
     def forward(
         self,
@@ -141,9 +154,9 @@ class GrowCLIPVisionTransformer(nn.Module):
         super().__init__()
         self.config = config
         self.embeddings = GrowCLIPVisionEmbeddings(config)
-        self.pre_layrnorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.pre_layrnorm = GrowCLIPLayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.encoder = GrowCLIPEncoder(config)
-        self.post_layernorm = nn.LayerNorm(output_width, eps=config.layer_norm_eps)
+        self.post_layernorm = GrowCLIPLayerNorm(output_width, eps=config.layer_norm_eps)
 
     def forward(
         self, pixel_values: torch.Tensor, shared_encoder: GrowCLIPSharedEncoder | None = None
@@ -176,6 +189,54 @@ class GrowCLIPModel(GrowCLIPPreTrainedModel):
         self.visual_projection = nn.Linear(vision_width, config.projection_dim, bias=False)
         self.logit_scale = nn.Parameter(torch.tensor(config.logit_scale_init_value))
         self.post_init()
+        self._apply_growth_ramp()
+
+    def _apply_growth_ramp(self) -> None:
+        """Push ``config.growth_ramp`` into the LayerNorms it names (all others normalise over their full width)."""
+        ramp = self.config.growth_ramp or {}
+        widths = ramp.get("active_widths", {})
+        for name, module in self.named_modules():
+            if isinstance(module, GrowCLIPLayerNorm):
+                module.active_width = widths.get(name)
+                module.ramp_progress = float(ramp.get("progress", 1.0))
+        unknown = set(widths) - {name for name, m in self.named_modules() if isinstance(m, GrowCLIPLayerNorm)}
+        if unknown:
+            raise ValueError(f"config.growth_ramp names LayerNorms this model does not have: {sorted(unknown)}.")
+
+    @property
+    def growth_ramp_progress(self) -> float | None:
+        """Progress of the width-growth ramp in [0, 1], or None when no ramp is running."""
+        return None if self.config.growth_ramp is None else float(self.config.growth_ramp["progress"])
+
+    def set_growth_ramp_progress(self, progress: float) -> None:
+        """Move the ramp of newly grown units (0 = masked out, 1 = fully in); the trainer calls this every step."""
+        if self.config.growth_ramp is None:
+            raise ValueError("No growth ramp is running: only init='preserve' width growth starts one.")
+        if not 0.0 <= progress <= 1.0:
+            raise ValueError(f"Ramp progress must be in [0, 1], got {progress}.")
+        self.config.growth_ramp = {**self.config.growth_ramp, "progress": float(progress)}
+        self._apply_growth_ramp()
+
+    def finish_growth_ramp(self) -> None:
+        """End the ramp: every LayerNorm becomes a plain LayerNorm over its full width (a no-op without a ramp)."""
+        self.config.growth_ramp = None
+        self._apply_growth_ramp()
+
+    def grow(
+        self, target: dict, init: str = "preserve", momentum: float = 0.5, seed: int | None = None
+    ) -> "GrowCLIPModel":
+        """Return a larger model initialised from this one (which is left untouched).
+
+        ``target`` is a partial config in the nested shape of ``GrowCLIPConfig``, e.g.
+        ``{"vision_config": {"num_hidden_layers": 4}, "shared_config": {"num_hidden_layers": 1}}``; values are
+        targets, never smaller than now. ``init``: ``"preserve"`` (same function right after growth), ``"pim"``
+        (parameter inheriting with momentum: ``momentum * inherited + (1 - momentum) * fresh``) or ``"random"`` (a
+        fresh model of the target architecture). The grown model exposes ``growth_mapping``: which old slice every
+        inherited slice came from.
+        """
+        from .growth_growclip import grow_model
+
+        return grow_model(self, target, init=init, momentum=momentum, seed=seed)
 
     def get_input_embeddings(self) -> nn.Module:
         return self.text_model.embeddings.token_embedding

@@ -32,6 +32,42 @@ def text_attention_mask(attention_mask: torch.Tensor | None, seq_len: int, devic
     return (causal & keys) | diagonal
 
 
+class GrowCLIPLayerNorm(nn.LayerNorm):
+    """LayerNorm that can ramp in newly grown units (masked structural growth, MSG style).
+
+    While ``active_width`` is set, the first ``active_width`` units have mask 1 and the grown ones mask
+    ``ramp_progress``; mean and variance are mask-weighted and the output is multiplied by the mask. At progress 0 the
+    old units see exactly their old statistics and the new units output zero, so width growth preserves the function;
+    at progress 1 this is a plain LayerNorm. The ramp state lives in ``GrowCLIPConfig.growth_ramp``.
+    """
+
+    active_width: int | None = None
+    ramp_progress: float = 1.0
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        width = hidden_states.shape[-1]
+        if self.active_width is None or self.active_width >= width:
+            return super().forward(hidden_states)
+        if self.ramp_progress == 0.0:
+            # Exactly the old LayerNorm on the old units (same kernel, same rounding); grown units output zero.
+            active = nn.functional.layer_norm(
+                hidden_states[..., : self.active_width],
+                (self.active_width,),
+                self.weight[: self.active_width],
+                self.bias[: self.active_width],
+                self.eps,
+            )
+            return nn.functional.pad(active, (0, width - self.active_width))
+        mask = hidden_states.new_full((width,), float(self.ramp_progress))
+        mask[: self.active_width] = 1.0
+        total = mask.sum()
+        mean = (hidden_states * mask).sum(-1, keepdim=True) / total
+        centred = hidden_states - mean
+        variance = (centred.square() * mask).sum(-1, keepdim=True) / total
+        normed = centred * torch.rsqrt(variance + self.eps)
+        return mask * (normed * self.weight + self.bias)
+
+
 class GrowCLIPTextEmbeddings(nn.Module):
     def __init__(self, config):
         super().__init__()
@@ -119,9 +155,9 @@ class GrowCLIPEncoderLayer(GradientCheckpointingLayer):
 
     def __init__(self, config):
         super().__init__()
-        self.layer_norm1 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.layer_norm1 = GrowCLIPLayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.self_attn = GrowCLIPAttention(config)
-        self.layer_norm2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.layer_norm2 = GrowCLIPLayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.mlp = GrowCLIPMLP(config)
 
     def forward(

@@ -1,0 +1,110 @@
+"""Carry an optimizer across growth: the moments of inherited slices move with them, new slices start at zero."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import torch
+
+from ..models.growclip.growth_mapping_growclip import SliceBlock, growth_mapping
+
+
+def is_no_decay_parameter(name: str, parameter: torch.nn.Parameter) -> bool:
+    """Norms, biases, embeddings and the logit scale are not weight-decayed (the usual CLIP recipe)."""
+    return parameter.ndim < 2 or "norm" in name or "embedding" in name or name.endswith(("bias", "logit_scale"))
+
+
+def _unwrap(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """Accelerate wraps optimizers; the state lives in the inner one."""
+    return getattr(optimizer, "optimizer", optimizer)
+
+
+def _group_index_for_new_parameter(
+    name: str, parameter: torch.nn.Parameter, old_groups: list, old_names: dict, group_for: Callable | None
+) -> int:
+    if group_for is not None:
+        return group_for(name, parameter)
+    kind = is_no_decay_parameter(name, parameter)
+    for index, group in enumerate(old_groups):
+        if any(is_no_decay_parameter(old_names[p], p) == kind for p in group["params"]):
+            return index
+    return 0
+
+
+def transfer_optimizer(
+    old_optimizer: torch.optim.Optimizer,
+    old_model: torch.nn.Module,
+    new_model: torch.nn.Module,
+    mapping: list[SliceBlock] | None = None,
+    group_for: Callable[[str, torch.nn.Parameter], int] | None = None,
+) -> torch.optim.Optimizer:
+    """A new optimizer of the same class and hyper-parameters over ``new_model``'s parameters.
+
+    Every parameter joins the param group of its counterpart (same name) in the old model; parameters with no
+    counterpart join the first group holding parameters of the same decay kind (or ``group_for(name, param)``).
+    Per-element state tensors (e.g. AdamW's ``exp_avg``/``exp_avg_sq``) are copied block by block along ``mapping``
+    (default: ``new_model.growth_mapping``), zero elsewhere; inherited parameters keep their step count, brand-new
+    parameters start at step 0 so their bias correction is that of a fresh start.
+    """
+    old_optimizer = _unwrap(old_optimizer)
+    if mapping is None:
+        mapping = getattr(new_model, "growth_mapping", None) or growth_mapping(old_model, new_model)
+    old_names = {parameter: name for name, parameter in old_model.named_parameters()}
+    old_by_name = {name: parameter for parameter, name in old_names.items()}
+    unknown = [p for group in old_optimizer.param_groups for p in group["params"] if p not in old_names]
+    if unknown:
+        raise ValueError(f"The optimizer holds {len(unknown)} parameters that are not in old_model.")
+    group_of_old = {
+        old_names[p]: index for index, group in enumerate(old_optimizer.param_groups) for p in group["params"]
+    }
+
+    new_groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": []} for g in old_optimizer.param_groups]
+    for name, parameter in new_model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        index = group_of_old.get(name)
+        if index is None:
+            index = _group_index_for_new_parameter(name, parameter, old_optimizer.param_groups, old_names, group_for)
+        new_groups[index]["params"].append(parameter)
+    new_groups = [group for group in new_groups if group["params"]]
+    accepted = inspect.signature(type(old_optimizer).__init__).parameters
+    defaults = {key: value for key, value in old_optimizer.defaults.items() if key in accepted}
+    new_optimizer = type(old_optimizer)(new_groups, **defaults)
+    for group, old_group in zip(new_optimizer.param_groups, new_groups, strict=True):
+        group.update({k: v for k, v in old_group.items() if k != "params"})
+
+    blocks_by_name: dict[str, list[SliceBlock]] = {}
+    for block in mapping:
+        blocks_by_name.setdefault(block.new_name, []).append(block)
+    for name, parameter in new_model.named_parameters():
+        old_parameter = old_by_name.get(name)
+        old_state = old_optimizer.state.get(old_parameter) if old_parameter is not None else None
+        if not old_state:
+            continue
+        new_optimizer.state[parameter] = _transfer_state(old_state, parameter, blocks_by_name.get(name, []))
+    return new_optimizer
+
+
+@torch.no_grad()
+def _transfer_state(old_state: dict, parameter: torch.nn.Parameter, blocks: list[SliceBlock]) -> dict:
+    new_state = {}
+    for key, value in old_state.items():
+        if isinstance(value, torch.Tensor) and value.ndim > 0 and blocks and value.shape == _old_shape(blocks):
+            moved = torch.zeros_like(parameter, dtype=value.dtype, memory_format=torch.preserve_format)
+            for block in blocks:
+                moved[block.new_slices()] = value[block.old_slices()].to(moved.device)
+            new_state[key] = moved
+        elif isinstance(value, torch.Tensor) and value.ndim == 0 and parameter.ndim == 0:
+            new_state[key] = value.clone()  # scalar parameters (logit_scale): their moments and step
+        elif isinstance(value, torch.Tensor):
+            new_state[key] = value.clone()  # step counters and other scalars
+        else:
+            new_state[key] = value
+    return new_state
+
+
+def _old_shape(blocks: list[SliceBlock]) -> tuple[int, ...]:
+    return tuple(
+        max(stop for _, stop in (block.old_index[axis] for block in blocks)) for axis in range(len(blocks[0].old_index))
+    )

@@ -1,0 +1,64 @@
+"""AdamW state survives growth: inherited slices keep their moments, new slices start at zero."""
+
+import torch
+
+from growclip_hf.growth import is_no_decay_parameter, transfer_optimizer
+
+from .helpers import pixel_batch, text_batch
+
+TARGET = {"text_config": {"hidden_size": 48, "num_hidden_layers": 3}, "projection_dim": 30}
+
+
+def _trained_optimizer(model, steps=3):
+    model.train()
+    decay = [p for n, p in model.named_parameters() if not is_no_decay_parameter(n, p)]
+    no_decay = [p for n, p in model.named_parameters() if is_no_decay_parameter(n, p)]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3
+    )
+    for _ in range(steps):
+        optimizer.zero_grad()
+        model(**text_batch(batch=2), pixel_values=pixel_batch(batch=2), return_loss=True).loss.backward()
+        optimizer.step()
+    return optimizer
+
+
+def test_moments_of_inherited_slices_carry_over_and_new_slices_are_zero(model):
+    optimizer = _trained_optimizer(model)
+    grown = model.grow(TARGET, init="preserve", seed=0)
+    moved = transfer_optimizer(optimizer, model, grown)
+    old_params, new_params = dict(model.named_parameters()), dict(grown.named_parameters())
+    for block in grown.growth_mapping:
+        old_state, new_state = optimizer.state[old_params[block.old_name]], moved.state[new_params[block.new_name]]
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert torch.equal(new_state[key][block.new_slices()], old_state[key][block.old_slices()]), block
+        assert new_state["step"].item() == 3
+    state = moved.state[new_params["text_model.encoder.layers.0.mlp.fc1.weight"]]
+    assert state["exp_avg"][:, 32:].abs().sum() == 0 and state["exp_avg"][:, :32].abs().sum() > 0
+    assert new_params["text_model.encoder.layers.2.mlp.fc1.weight"] not in moved.state  # a brand-new layer
+
+
+def test_param_groups_and_hyper_parameters_are_kept(model):
+    optimizer = _trained_optimizer(model)
+    grown = model.grow(TARGET, init="pim", seed=0)
+    moved = transfer_optimizer(optimizer, model, grown)
+    assert [g["weight_decay"] for g in moved.param_groups] == [0.1, 0.0]
+    assert all(g["lr"] == 1e-3 for g in moved.param_groups)
+    names = {p: n for n, p in grown.named_parameters()}
+    grouped = [names[p] for g in moved.param_groups for p in g["params"]]
+    assert sorted(grouped) == sorted(names.values())
+    decayed = {names[p] for p in moved.param_groups[0]["params"]}
+    assert "text_model.encoder.layers.2.mlp.fc1.weight" in decayed
+    assert "text_model.encoder.layers.2.layer_norm1.weight" not in decayed
+
+
+def test_transferred_optimizer_continues_training(model):
+    optimizer = _trained_optimizer(model)
+    grown = model.grow(TARGET, init="preserve", seed=0)
+    moved = transfer_optimizer(optimizer, model, grown)
+    before = grown.text_model.encoder.layers[0].mlp.fc1.weight.detach().clone()
+    moved.zero_grad()
+    grown(**text_batch(batch=2), pixel_values=pixel_batch(batch=2), return_loss=True).loss.backward()
+    moved.step()
+    assert not torch.equal(before, grown.text_model.encoder.layers[0].mlp.fc1.weight)
+    assert moved.state[grown.text_model.encoder.layers[0].mlp.fc1.weight]["step"].item() == 4
