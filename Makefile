@@ -10,7 +10,7 @@ setup:
 	./scripts/bootstrap.sh
 
 run: setup
-	$(OFFLINE) $(VENV)/bin/growclip-hf smoke --output-dir outputs/smoke
+	$(OFFLINE) $(VENV)/bin/growclip-hf run --scale default --output-dir outputs/run --resume
 
 test: setup lint
 	$(OFFLINE) $(PY) -m pytest -q

@@ -9,6 +9,9 @@ VENV="$ROOT/.venv"
 PYTHON_BIN="${PYTHON:-python3}"
 # CPU users get the build that installs offline here; GPU users: see docs/installation.md (TORCH_SPEC).
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
+# CLIP_benchmark (the agreement test): without its dependencies, which pull torchvision and open_clip_torch, and
+# torchvision does not import beside the CPU torch. Its metric code needs only torch, tqdm and scikit-learn.
+CLIP_BENCHMARK_SPEC="clip-benchmark==1.6.2"
 
 install_debian_packages() {
     local wanted missing=()
@@ -37,7 +40,7 @@ create_venv() {
 install_python_packages() {
     # Re-install only when the dependency declaration changed since the last successful install.
     local stamp="$VENV/.growclip-installed" digest
-    digest="$(cat pyproject.toml packages.apt | sha256sum | cut -d' ' -f1)-$TORCH_SPEC"
+    digest="$(cat pyproject.toml packages.apt | sha256sum | cut -d' ' -f1)-$TORCH_SPEC-$CLIP_BENCHMARK_SPEC"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then
         return
     fi
@@ -47,6 +50,7 @@ install_python_packages() {
     fi
     echo "bootstrap: installing growclip-hf and its test extras"
     "$VENV/bin/python" -m pip install -q -e ".[test]"
+    "$VENV/bin/python" -m pip install -q --no-deps "$CLIP_BENCHMARK_SPEC"
     echo "$digest" > "$stamp"
 }
 

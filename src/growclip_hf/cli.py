@@ -6,6 +6,11 @@ import argparse
 import os
 import sys
 
+from .data.cli import add_data_commands
+from .evaluation.cli import add_eval_command
+from .growth.cli import add_grow_command
+from .training.cli import add_training_commands
+
 
 def _offline_defaults() -> None:
     """No network unless the user asks for the Hub: the main job must never phone home."""
@@ -31,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("--output-dir", default="outputs/smoke", help="Where the model folder is written.")
     smoke.add_argument("--seed", type=int, default=0)
     smoke.set_defaults(handler=_cmd_smoke)
+    add_eval_command(commands)
+    add_data_commands(commands)
+    add_training_commands(commands)
+    add_grow_command(commands)
     return parser
 
 

@@ -38,6 +38,9 @@ class GrowCLIPOutput(ModelOutput):
     image_embeds: torch.Tensor | None = None
     text_model_output: BaseModelOutputWithPooling | None = None
     vision_model_output: BaseModelOutputWithPooling | None = None
+    # exp(logit_scale) after clamping: what multiplies the cosine similarities. Trainers that compute the loss over
+    # a global batch use it (it keeps the graph through the wrapped model's forward).
+    logit_scale: torch.Tensor | None = None
 
     def to_tuple(self):
         return tuple(v.to_tuple() if isinstance(v, ModelOutput) else v for v in self.values())
@@ -294,7 +297,8 @@ class GrowCLIPModel(GrowCLIPPreTrainedModel):
         vision_outputs = self.get_image_features(pixel_values)
         text_embeds = nn.functional.normalize(text_outputs.pooler_output, dim=-1)
         image_embeds = nn.functional.normalize(vision_outputs.pooler_output, dim=-1)
-        logits_per_text = text_embeds @ image_embeds.t() * self.clamped_logit_scale()
+        logit_scale = self.clamped_logit_scale()
+        logits_per_text = text_embeds @ image_embeds.t() * logit_scale
         loss = None
         if return_loss:
             check_pair_batches(image_embeds.shape[0], text_embeds.shape[0])
@@ -307,6 +311,7 @@ class GrowCLIPModel(GrowCLIPPreTrainedModel):
             image_embeds=image_embeds,
             text_model_output=text_outputs,
             vision_model_output=vision_outputs,
+            logit_scale=logit_scale,
         )
         use_dict = return_dict if return_dict is not None else self.config.return_dict
         return output if use_dict else output.to_tuple()

@@ -1,0 +1,92 @@
+"""When and how to grow at a stage boundary: ``auto`` (the search), ``schedule`` (given targets), ``random``,
+``none``. A policy returns a decision record; the caller applies the target on every process."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from ..models.growclip.growth_targets_growclip import grown_config
+from .search import SearchSettings, run_search
+from .space import GrowthBudget, GrowthSpace
+
+POLICIES = ("auto", "schedule", "random", "none")
+
+
+@dataclass
+class StageContext:
+    """What a policy may look at when chunk ``stage`` arrives."""
+
+    stage: int
+    model: object
+    optimizer: object
+    samples_seen: int
+    stage_flops: float
+    learning_rate: float
+    seed: int
+    proxy_batches: list = field(default_factory=list)
+    heldout: dict | None = None
+
+
+@dataclass
+class GrowthPolicy:
+    """Configuration of the growth decision; ``decide`` is called once per stage after the first."""
+
+    name: str = "auto"
+    schedule: list = field(default_factory=list)  # per stage (index 1..): a target dict or None
+    space: GrowthSpace = field(default_factory=GrowthSpace)
+    budget_exponent: float = 0.5
+    search: SearchSettings = field(default_factory=SearchSettings)
+
+    def __post_init__(self):
+        if self.name not in POLICIES:
+            raise ValueError(f"Growth policy must be one of {POLICIES}, got {self.name!r}.")
+        self.base_params: int | None = None
+        self.base_samples: int | None = None
+
+    def needs_search_data(self) -> bool:
+        return self.name == "auto"
+
+    def record_base(self, params: int, samples: int) -> None:
+        """The first stage's size and data define the budget's unit."""
+        self.base_params, self.base_samples = params, samples
+
+    def decide(self, context: StageContext) -> dict:
+        """A decision record: ``{"policy", "stage", "target" (dict or None), ...details}``."""
+        record = {"policy": self.name, "stage": context.stage, "samples_seen": context.samples_seen}
+        if self.name == "none":
+            return {**record, "target": None}
+        if self.name == "schedule":
+            index = context.stage - 1
+            target = self.schedule[index] if index < len(self.schedule) else None
+            return {**record, "target": target or None}
+        budget = GrowthBudget(self.base_params, self.base_samples, self.budget_exponent)
+        allowed = budget.allowed_parameters(context.samples_seen)
+        candidates, excluded = [], []
+        for candidate in self.space.candidates(context.model.config):
+            fits, params = budget.within(context.model.config, candidate.target, context.samples_seen, _grown)
+            (candidates if fits or not candidate.target else excluded).append(candidate)
+            if not fits and candidate.target:
+                excluded[-1] = {"name": candidate.name, "parameters": params}
+        record.update(budget_parameters=allowed, over_budget=excluded)
+        if self.name == "random":
+            choice = random.Random(context.seed).choice(candidates)
+            return {**record, "target": choice.target or None, "choice": choice.name}
+        result = run_search(
+            context.model,
+            context.optimizer,
+            candidates,
+            context.proxy_batches,
+            context.heldout,
+            context.learning_rate,
+            context.stage_flops,
+            self.search,
+            seed=context.seed,
+        )
+        search = result.to_dict()
+        search["search_fraction"] = result.search_flops / context.stage_flops if context.stage_flops else 0.0
+        return {**record, "target": result.choice.target or None, "choice": result.choice.name, "search": search}
+
+
+def _grown(config, target):
+    return grown_config(config, target)[0]

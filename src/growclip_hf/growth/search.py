@@ -1,0 +1,133 @@
+"""Data-aware architecture search: train each candidate briefly on the new chunk, score it on held-out pairs.
+
+Runs on one process (the caller broadcasts the decision). Every candidate starts from the current model (grown with
+the stage's initialisation), gets the same proxy batches and the current optimizer's state, and is scored by the
+contrastive loss on held-out pairs of the new chunk (lower is better; ties go to fewer parameters). The proxy steps
+are sized so the whole search stays within a fraction of the stage's training compute.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+
+from ..models.growclip.growth_mapping_growclip import growth_mapping
+from ..models.growclip.growth_targets_growclip import grown_config
+from ..training.accumulation import contrastive_backward
+from ..training.losses import global_contrastive_loss
+from ..training.optimization import set_learning_rate
+from ..training.ramp import advance_growth_ramp
+from .flops import training_flops_per_pair
+from .optimizer_transfer import transfer_optimizer
+from .space import Candidate
+
+
+@dataclass
+class SearchSettings:
+    max_search_fraction: float = 0.15
+    min_proxy_steps: int = 2
+    max_proxy_steps: int = 20
+    init: str = "preserve"
+    momentum: float = 0.5
+    tie_tolerance: float = 1e-3
+
+
+@dataclass
+class SearchResult:
+    choice: Candidate
+    proxy_steps: int
+    search_flops: float
+    scores: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "choice": self.choice.name,
+            "target": self.choice.target,
+            "proxy_steps": self.proxy_steps,
+            "search_flops": self.search_flops,
+            "candidates": self.scores,
+        }
+
+
+def plan_proxy_steps(
+    candidates: list[tuple[Candidate, float]], pairs_per_step: int, stage_flops: float, settings: SearchSettings
+) -> tuple[list[tuple[Candidate, float]], int]:
+    """Pick the proxy step count (and drop the most expensive candidates if needed) to respect the compute bound.
+
+    ``candidates`` carry their training FLOPs per pair. Returns the kept candidates and the steps for each.
+    """
+    kept = sorted(candidates, key=lambda item: item[1])
+    allowed = settings.max_search_fraction * stage_flops
+    while kept:
+        per_step = pairs_per_step * sum(flops for _, flops in kept)
+        steps = min(settings.max_proxy_steps, int(allowed // per_step)) if per_step > 0 else 0
+        if steps >= settings.min_proxy_steps or len(kept) == 1:
+            return kept, max(steps, 0)
+        kept = kept[:-1]
+    return kept, 0
+
+
+def _heldout_loss(model, heldout: dict) -> float:
+    model.eval()
+    with torch.no_grad():
+        out = model(**heldout)
+        loss = global_contrastive_loss(out.image_embeds, out.text_embeds, out.logit_scale, gather=False)
+    return loss.item()
+
+
+def run_search(
+    model,
+    optimizer: torch.optim.Optimizer,
+    candidates: list[Candidate],
+    proxy_batches: list[dict],
+    heldout: dict,
+    learning_rate: float,
+    stage_flops: float,
+    settings: SearchSettings,
+    seed: int,
+    text_tokens: int = 32,
+) -> SearchResult:
+    """Score ``candidates`` (the first should be "keep") and return the best with the full record."""
+    pairs_per_step = proxy_batches[0]["input_ids"].shape[0]
+    priced = []
+    for candidate in candidates:
+        config = grown_config(model.config, candidate.target)[0] if candidate.target else model.config
+        priced.append((candidate, training_flops_per_pair(config, text_tokens)))
+    kept, steps = plan_proxy_steps(priced, pairs_per_step, stage_flops, settings)
+    scores = []
+    for candidate, flops in kept:
+        trial, trial_optimizer = _start_candidate(model, optimizer, candidate, settings, seed)
+        for step in range(steps):
+            trial.train()
+            set_learning_rate(trial_optimizer, learning_rate)
+            trial_optimizer.zero_grad(set_to_none=True)
+            contrastive_backward(trial, [proxy_batches[step % len(proxy_batches)]], gather=False)
+            trial_optimizer.step()
+            advance_growth_ramp(trial, steps)
+        scores.append(
+            {
+                "name": candidate.name,
+                "target": candidate.target,
+                "parameters": sum(p.numel() for p in trial.parameters()),
+                "flops_per_pair": flops,
+                "heldout_loss": _heldout_loss(trial, heldout),
+            }
+        )
+        del trial, trial_optimizer
+    best = min(scores, key=lambda s: s["heldout_loss"])
+    ties = [s for s in scores if s["heldout_loss"] <= best["heldout_loss"] * (1 + settings.tie_tolerance)]
+    winner = min(ties, key=lambda s: s["parameters"])
+    choice = next(c for c, _ in kept if c.name == winner["name"])
+    search_flops = steps * pairs_per_step * sum(flops for _, flops in kept)
+    return SearchResult(choice=choice, proxy_steps=steps, search_flops=search_flops, scores=scores)
+
+
+def _start_candidate(model, optimizer, candidate: Candidate, settings: SearchSettings, seed: int):
+    """The candidate model (grown, or a copy for "keep") and the current optimizer state carried over to it."""
+    if candidate.target:
+        trial = model.grow(candidate.target, init=settings.init, momentum=settings.momentum, seed=seed)
+    else:
+        trial = copy.deepcopy(model)
+    return trial, transfer_optimizer(optimizer, model, trial, mapping=growth_mapping(model, trial))

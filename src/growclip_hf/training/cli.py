@@ -1,0 +1,106 @@
+"""``growclip-hf run`` (the main job on the embedded stream) and ``growclip-hf train`` (a config file)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .config import read_settings_file
+from .launch import SECTIONS, apply_overrides, build_run, make_accelerator
+from .presets import PRESETS, preset
+
+
+def _read_settings(path: str) -> dict:
+    try:
+        settings = read_settings_file(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"growclip-hf train: {error}") from None
+    unknown = sorted(set(settings) - set(SECTIONS))
+    if unknown:
+        raise SystemExit(f"growclip-hf train: unknown sections {unknown} in {path}; use {list(SECTIONS)}.")
+    return settings
+
+
+def _train_and_report(settings: dict, output_dir: Path, resume: bool, accelerator) -> None:
+    run = build_run(settings, output_dir, resume=resume, accelerator=accelerator)
+    run.run()
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        from .run_report import write_run_report
+
+        report, table = write_run_report(output_dir, settings["data"]["manifest"])
+        print(f"\n{table}\n\nReport: {report}")
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+
+
+def run_main_job(args: argparse.Namespace) -> int:
+    settings = apply_overrides(preset(args.scale), args.set or [])
+    output_dir = Path(args.output_dir)
+    data_dir = Path(args.data_dir) if args.data_dir else output_dir / "data"
+    settings["training"]["seed"] = args.seed
+    if args.policy:
+        settings["growth"]["policy"] = args.policy
+    if args.stages:
+        settings["data"]["max_stages"] = args.stages
+    accelerator = make_accelerator(settings, output_dir)
+    manifest = data_dir / "manifest.json"
+    if accelerator.is_main_process and not manifest.is_file():
+        from ..data.benchmark.builder import build_benchmark
+
+        print(f"Building the embedded benchmark ({args.scale}) in {data_dir} ...")
+        build_benchmark(data_dir, scale=args.scale, seed=args.data_seed)
+    accelerator.wait_for_everyone()
+    settings["data"]["manifest"] = str(manifest)
+    _train_and_report(settings, output_dir, args.resume, accelerator)
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    settings = apply_overrides(_read_settings(args.config), args.set or [])
+    if "manifest" not in settings.get("data", {}):
+        raise SystemExit("growclip-hf train: the config needs data.manifest (a benchmark manifest.json).")
+    output_dir = Path(args.output_dir or settings.get("training", {}).get("output_dir", "outputs/train"))
+    _train_and_report(settings, output_dir, args.resume, make_accelerator(settings, output_dir))
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--resume", action="store_true", help="Continue from the newest checkpoint in --output-dir.")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="SECTION.KEY=VALUE",
+        help="Override a setting, e.g. --set training.batch_size=32 --set growth.init=pim (repeatable).",
+    )
+
+
+def add_training_commands(subparsers) -> None:
+    run = subparsers.add_parser(
+        "run",
+        help="The main job: build the embedded stream, grow and train over its chunks, evaluate, report.",
+        description=(
+            "Train a GrowCLIP model over the chunks of the embedded benchmark stream, deciding growth before each "
+            "new chunk, and write OUT/stage-{k}/ (loadable with from_pretrained), OUT/growth_log.jsonl and "
+            "OUT/report.md. Runs under `accelerate launch` unchanged."
+        ),
+    )
+    run.add_argument("--scale", choices=sorted(PRESETS), default="default", help="Data scale and model preset.")
+    run.add_argument("--stages", type=int, default=None, help="Train on the first N chunks only.")
+    run.add_argument("--output-dir", default="outputs/run", help="Run folder (checkpoints, stages, report).")
+    run.add_argument("--data-dir", default=None, help="Where the benchmark is (built if missing). Default OUT/data.")
+    run.add_argument("--policy", choices=("auto", "schedule", "random", "none"), default=None)
+    run.add_argument("--seed", type=int, default=0, help="Training seed.")
+    run.add_argument("--data-seed", type=int, default=0, help="Seed of the benchmark builder.")
+    _common(run)
+    run.set_defaults(handler=run_main_job)
+
+    train = subparsers.add_parser(
+        "train",
+        help="Train from a YAML/TOML/JSON config (sections: model, tokenizer, training, growth, data).",
+        description="Train over the chunks of data.manifest with the settings of CONFIG (see docs/training.md).",
+    )
+    train.add_argument("config", help="Config file: .yaml, .yml, .toml or .json.")
+    train.add_argument("--output-dir", default=None, help="Overrides training.output_dir.")
+    _common(train)
+    train.set_defaults(handler=run_train)

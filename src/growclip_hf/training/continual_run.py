@@ -1,0 +1,317 @@
+"""The stage loop: for each chunk of the stream, decide growth, train by steps, evaluate, save; resume anywhere.
+
+Every process runs this loop. The growth decision is taken on the main process and broadcast, so all processes
+grow identically; checkpoints record the stage, the architecture (model config), the optimizer, the RNG and every
+process's data position, so a killed run resumes exactly, across growth boundaries too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from accelerate.utils import broadcast_object_list
+from tqdm.auto import tqdm
+
+from ..growth.flops import training_flops_per_pair
+from ..growth.policies import GrowthPolicy, StageContext
+from .checkpointing import latest_checkpoint, load_checkpoint_state, save_checkpoint
+from .config import TrainingConfig
+from .trainer import StreamTrainer
+
+logger = logging.getLogger(__name__)
+STAGE_INFO = "stage_info.json"  # what the stage saw: samples, compute, architecture (read by the evaluation)
+
+
+class StagePlan(Protocol):
+    """The chunks of a stream, as the loop needs them."""
+
+    num_stages: int
+
+    def train_pairs(self, stage: int) -> int: ...
+
+    def loader(self, stage: int, rank: int, world_size: int, batch_size: int, seed: int): ...
+
+    def search_data(self, stage: int, batch_size: int, num_batches: int, heldout_pairs: int, seed: int): ...
+
+
+@dataclass
+class RunState:
+    stage: int = 0
+    step_in_stage: int = 0
+    global_step: int = 0
+    samples_seen: int = 0
+    grown_for_stage: int = 0
+    stage_complete: bool = False
+    train_flops: float = 0.0
+    search_flops: float = 0.0
+
+
+class ContinualRun:
+    """Train ``model`` over ``plan``'s chunks with ``policy`` deciding growth between chunks."""
+
+    def __init__(
+        self,
+        config: TrainingConfig,
+        model,
+        processor,
+        plan: StagePlan,
+        policy: GrowthPolicy,
+        evaluate: Callable | None = None,
+        accelerator=None,
+    ):
+        self.config = config
+        self.processor = processor
+        self.plan = plan
+        self.policy = policy
+        self.evaluate = evaluate
+        self.output_dir = Path(config.output_dir)
+        self.checkpoint_dir = self.output_dir / "checkpoints"
+        self.trainer = StreamTrainer(config, model, accelerator=accelerator)
+        self.accelerator = self.trainer.accelerator
+        self.state = RunState()
+        self.loader = None
+        self._pending_loader_state = None
+        self.stage_results: list[dict] = []
+
+    # -- bookkeeping ---------------------------------------------------------------------------------------------
+    @property
+    def is_main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    def global_batch(self) -> int:
+        return self.config.batch_size * self.config.accumulation_steps * self.accelerator.num_processes
+
+    def stage_steps(self, stage: int) -> int:
+        if self.config.steps_per_stage:
+            return int(self.config.steps_per_stage)
+        return max(1, math.ceil(self.plan.train_pairs(stage) * self.config.epochs_per_stage / self.global_batch()))
+
+    def _log(self, record: dict, file: str = "train_log.jsonl") -> None:
+        if self.is_main:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.output_dir / file, "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+    def _checkpoint(self) -> None:
+        state = {"run": dataclasses.asdict(self.state), "stage_results": self.stage_results}
+        state["rank_state"] = {"loader": self.loader.state_dict() if self.loader is not None else None}
+        config = self.trainer.unwrapped_model.config.to_dict()
+        save_checkpoint(
+            self.accelerator,
+            self.checkpoint_dir,
+            self.state.global_step,
+            state,
+            config,
+            self.config.keep_last_checkpoints,
+        )
+
+    # -- resume --------------------------------------------------------------------------------------------------
+    def resume(self, model_class) -> bool:
+        """Restore the newest complete checkpoint (architecture first, then weights/optimizer/RNG, then data)."""
+        folder = latest_checkpoint(self.checkpoint_dir)
+        if folder is None:
+            return False
+        state, config_dict, rank_state = load_checkpoint_state(folder, self.accelerator.process_index)
+        current = self.trainer.unwrapped_model
+        config = type(current.config).from_dict(config_dict)
+        model = model_class(config)
+        from .optimization import build_optimizer
+
+        optimizer = build_optimizer(model, self.config.learning_rate, self.config.weight_decay, self.config.betas)
+        self.trainer.install(model, optimizer)
+        self.accelerator.load_state(str(folder))
+        self.state = RunState(**state["run"])
+        self.stage_results = state.get("stage_results", [])
+        self._pending_loader_state = (rank_state or {}).get("loader")
+        logger.info("Resumed from %s (stage %d, step %d)", folder, self.state.stage, self.state.step_in_stage)
+        return True
+
+    # -- the loop ------------------------------------------------------------------------------------------------
+    def run(self) -> list[dict]:
+        if self.accelerator.log_with:
+            flat = {k: v for k, v in self.config.to_dict().items() if isinstance(v, (int, float, str, bool))}
+            self.accelerator.init_trackers("growclip", config=flat)
+        try:
+            return self._run_stages()
+        finally:
+            # Not accelerator.end_training(): it also destroys the process group, which the report still needs.
+            for tracker in self.accelerator.trackers:
+                tracker.finish()
+
+    def _run_stages(self) -> list[dict]:
+        if self.policy.base_params is None:
+            model = self.trainer.unwrapped_model
+            self.policy.record_base(sum(p.numel() for p in model.parameters()), self.plan.train_pairs(0))
+        while self.state.stage < self.plan.num_stages:
+            stage = self.state.stage
+            if stage > 0 and self.state.grown_for_stage < stage:
+                self._grow_for(stage)
+            self._train_stage(stage)
+            self._finish_stage(stage)
+        return self.stage_results
+
+    def _grow_for(self, stage: int) -> None:
+        model = self.trainer.unwrapped_model
+        flops = self.stage_steps(stage) * self.global_batch() * training_flops_per_pair(model.config)
+        decision = [None]
+        if self.is_main:
+            context = StageContext(
+                stage=stage,
+                model=model,
+                optimizer=self.trainer.optimizer.optimizer
+                if hasattr(self.trainer.optimizer, "optimizer")
+                else self.trainer.optimizer,
+                samples_seen=self.state.samples_seen + self.plan.train_pairs(stage),  # data available for the budget
+                stage_flops=flops,
+                learning_rate=self.config.learning_rate,
+                seed=self.config.seed + stage,
+            )
+            if self.policy.needs_search_data():
+                context.proxy_batches, context.heldout = self.plan.search_data(
+                    stage, self.config.batch_size, 4, 256, self.config.seed + stage
+                )
+            started = time.perf_counter()
+            decision[0] = self.policy.decide(context)
+            decision[0]["decision_seconds"] = round(time.perf_counter() - started, 3)
+        if self.accelerator.num_processes > 1:
+            broadcast_object_list(decision, from_process=0)
+        record = decision[0]
+        target = record.get("target")
+        if target:
+            self.trainer.grow(
+                target,
+                init=self.policy.search.init,
+                momentum=self.policy.search.momentum,
+                seed=self.config.seed + 1000 + stage,
+            )
+            history = self.trainer.unwrapped_model.config.growth_history
+            history[-1].update(
+                stage=stage, policy=record["policy"], choice=record.get("choice"), samples_seen=self.state.samples_seen
+            )
+        self._check_processes_agree()
+        self.state.search_flops += record.get("search", {}).get("search_flops", 0.0)
+        self.state.grown_for_stage = stage
+        params = sum(p.numel() for p in self.trainer.unwrapped_model.parameters())
+        record.update(samples_available=record.pop("samples_seen"), samples_seen=self.state.samples_seen)
+        self._log({**record, "params_after": params}, file="growth_log.jsonl")
+        self._checkpoint()
+
+    def _check_processes_agree(self) -> None:
+        """After growth every process must hold the same weights; a mismatch would silently corrupt DDP."""
+        if self.accelerator.num_processes == 1:
+            return
+        model = self.trainer.unwrapped_model
+        with torch.no_grad():
+            fingerprint = torch.stack(
+                [torch.tensor(float(sum(p.double().sum() for p in model.parameters()))), torch.tensor(1.0)]
+            ).to(self.accelerator.device)
+        gathered = self.accelerator.gather(fingerprint.unsqueeze(0)).view(-1, 2)[:, 0]
+        if not torch.all(gathered == gathered[0]):
+            raise RuntimeError(f"Processes disagree on the grown weights (checksums {gathered.tolist()}).")
+
+    def _open_loader(self, stage: int):
+        """This process's endless stream of full micro-batches for ``stage``, at the resumed position if any."""
+        self.loader = self.plan.loader(
+            stage,
+            self.accelerator.process_index,
+            self.accelerator.num_processes,
+            self.config.batch_size,
+            self.config.seed + stage,
+        )
+        if self._pending_loader_state is not None:
+            self.loader.load_state_dict(self._pending_loader_state)
+            self._pending_loader_state = None
+
+    def _train_stage(self, stage: int) -> None:
+        if self.state.stage_complete:
+            return
+        steps = self.stage_steps(stage)
+        self._open_loader(stage)
+        progress = tqdm(
+            total=steps, initial=self.state.step_in_stage, desc=f"stage {stage}", disable=not self.is_main, leave=False
+        )
+        flops_per_pair = training_flops_per_pair(self.trainer.unwrapped_model.config)
+        window_start, window_pairs = time.perf_counter(), 0
+        while self.state.step_in_stage < steps:
+            micro_batches = [next(self.loader) for _ in range(self.config.accumulation_steps)]
+            lr = self.trainer.learning_rate(self.state.step_in_stage, steps)
+            loss = self.trainer.step(micro_batches, lr)
+            pairs = sum(b["input_ids"].shape[0] for b in micro_batches) * self.accelerator.num_processes
+            self.state.step_in_stage += 1
+            self.state.global_step += 1
+            self.state.samples_seen += pairs
+            self.state.train_flops += pairs * flops_per_pair
+            window_pairs += pairs
+            progress.update(1)
+            if self.state.global_step % self.config.log_every == 0 or self.state.step_in_stage == steps:
+                rate = window_pairs / max(time.perf_counter() - window_start, 1e-9)
+                progress.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", samples_s=f"{rate:.0f}")
+                metrics = {"train/loss": loss, "train/lr": lr, "train/samples_per_s": rate, "stage": stage}
+                self.accelerator.log(metrics, step=self.state.global_step)
+                self._log(
+                    {
+                        "stage": stage,
+                        "step": self.state.global_step,
+                        "loss": loss,
+                        "lr": lr,
+                        "samples_per_s": rate,
+                        "samples_seen": self.state.samples_seen,
+                    }
+                )
+                window_start, window_pairs = time.perf_counter(), 0
+            if self.state.global_step % self.config.checkpoint_every == 0 and self.state.step_in_stage < steps:
+                self._checkpoint()
+        progress.close()
+
+    def _finish_stage(self, stage: int) -> None:
+        model = self.trainer.unwrapped_model
+        if not self.state.stage_complete:
+            self.state.stage_complete = True
+            self.loader = None
+            result = {
+                "stage": stage,
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "samples_seen": self.state.samples_seen,
+                "train_flops": self.state.train_flops,
+                "search_flops": self.state.search_flops,
+                "architecture": _architecture(model.config),
+            }
+            if self.evaluate is not None:
+                model.eval()
+                with torch.no_grad():
+                    result["metrics"] = self.evaluate(model, self.processor, stage)
+                model.train()
+            self.stage_results.append(result)
+            self._save_stage(stage)
+            self._log(result, file="stages.jsonl")
+            self._checkpoint()
+        self.state = dataclasses.replace(self.state, stage=stage + 1, step_in_stage=0, stage_complete=False)
+
+    def _save_stage(self, stage: int) -> None:
+        folder = self.output_dir / f"stage-{stage}"
+        if self.is_main:
+            self.trainer.unwrapped_model.save_pretrained(folder)
+            if self.processor is not None:
+                self.processor.save_pretrained(folder)
+            (folder / STAGE_INFO).write_text(json.dumps(self.stage_results[-1], indent=2))
+        self.accelerator.wait_for_everyone()
+
+
+def _architecture(config) -> str:
+    def tower(sub) -> str:
+        return f"{sub.num_hidden_layers}x{sub.hidden_size}/{sub.num_attention_heads}h/{sub.intermediate_size}"
+
+    shared = config.shared_config
+    text = f"V {tower(config.vision_config)}, T {tower(config.text_config)}"
+    if shared.num_hidden_layers:
+        text += f", S {tower(shared)}"
+    return text + f", P {config.projection_dim}"

@@ -1,0 +1,145 @@
+"""Build everything a run needs from one settings dict (the config file of ``train``, or a preset of ``run``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from ..growth.policies import GrowthPolicy
+from ..growth.search import SearchSettings
+from ..growth.space import GrowthSpace
+from ..models.growclip import GrowCLIPConfig, GrowCLIPModel
+from ..processing import build_processor
+from .checkpointing import latest_checkpoint
+from .config import TrainingConfig
+from .continual_run import ContinualRun
+from .manifest_plan import ManifestPlan, tokenizer_for_manifest
+
+logger = logging.getLogger(__name__)
+SECTIONS = ("model", "tokenizer", "training", "growth", "data")
+
+
+def apply_overrides(settings: dict, overrides: list[str]) -> dict:
+    """``section.key=value`` strings (value parsed as JSON when it can be) into the nested settings."""
+    for item in overrides:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise ValueError(f"Override {item!r} must look like section.key=value, e.g. training.batch_size=32.")
+        path, raw = item.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        keys = path.split(".")
+        if keys[0] not in SECTIONS:
+            raise ValueError(f"Override {item!r}: unknown section {keys[0]!r}; use one of {SECTIONS}.")
+        node = settings
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return settings
+
+
+def build_policy(growth: dict) -> GrowthPolicy:
+    growth = dict(growth)
+    known = {
+        "policy",
+        "schedule",
+        "init",
+        "momentum",
+        "budget_exponent",
+        "max_search_fraction",
+        "min_proxy_steps",
+        "max_proxy_steps",
+        "space",
+    }
+    unknown = sorted(set(growth) - known)
+    if unknown:
+        raise ValueError(f"Unknown growth settings {unknown}; known: {sorted(known)}.")
+    search = SearchSettings(
+        max_search_fraction=growth.get("max_search_fraction", 0.15),
+        min_proxy_steps=growth.get("min_proxy_steps", 2),
+        max_proxy_steps=growth.get("max_proxy_steps", 20),
+        init=growth.get("init", "preserve"),
+        momentum=growth.get("momentum", 0.5),
+    )
+    return GrowthPolicy(
+        name=growth.get("policy", "auto"),
+        schedule=growth.get("schedule", []),
+        space=GrowthSpace(**growth.get("space", {})),
+        budget_exponent=growth.get("budget_exponent", 0.5),
+        search=search,
+    )
+
+
+def make_accelerator(settings: dict, output_dir: str | Path | None = None):
+    """The run's one Accelerator; metrics go to an offline tracker (TensorBoard by default) under OUT/tracking."""
+    from accelerate import Accelerator
+
+    training = settings.get("training", {})
+    tracker = training.get("tracker", "tensorboard")
+    project_dir = str(Path(output_dir) / "tracking") if output_dir is not None and tracker else None
+    return Accelerator(
+        mixed_precision=training.get("mixed_precision", "no"),
+        log_with=tracker if project_dir else None,
+        project_dir=project_dir,
+    )
+
+
+def build_run(
+    settings: dict, output_dir: str | Path, resume: bool = False, evaluate=None, accelerator=None
+) -> ContinualRun:
+    """Tokenizer, model, processor, stage plan, growth policy and trainer, ready to ``run()``."""
+    output_dir = Path(output_dir)
+    accelerator = accelerator or make_accelerator(settings, output_dir)
+    data = dict(settings.get("data", {}))
+    manifest = data.pop("manifest", None)
+    if manifest is None:
+        raise ValueError("settings['data']['manifest'] is missing: point it at a benchmark manifest.json.")
+    has_checkpoint = latest_checkpoint(output_dir / "checkpoints") is not None
+    if has_checkpoint and not resume:
+        raise SystemExit(
+            f"{output_dir} already holds checkpoints of a run; pass --resume to continue it or choose another "
+            "--output-dir (nothing was overwritten)."
+        )
+    training = TrainingConfig.from_dict({**settings.get("training", {}), "output_dir": str(output_dir)})
+    torch.manual_seed(training.seed)
+    model, processor = _model_and_processor(settings, manifest, output_dir, accelerator)
+    plan = ManifestPlan(manifest, processor, seed=training.seed, **data)
+    policy = build_policy(settings.get("growth", {}))
+    run = ContinualRun(training, model, processor, plan, policy, evaluate=evaluate, accelerator=accelerator)
+    if resume and has_checkpoint:
+        run.resume(GrowCLIPModel)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if run.is_main:
+        (output_dir / "run_settings.json").write_text(json.dumps(settings, indent=2, default=str))
+    return run
+
+
+def _model_and_processor(settings: dict, manifest: str, output_dir: Path, accelerator):
+    model_settings = dict(settings.get("model", {}))
+    pretrained = model_settings.pop("pretrained", None)
+    if pretrained:
+        from transformers import AutoProcessor
+
+        return GrowCLIPModel.from_pretrained(pretrained), AutoProcessor.from_pretrained(pretrained)
+    from transformers import AutoTokenizer
+
+    # One process learns the vocabulary and the others read it (BPE ties may break differently per process);
+    # on resume it is read back, so the vocabulary never changes within a run.
+    tokenizer_dir = output_dir / "tokenizer"
+    if accelerator.is_main_process and not (tokenizer_dir / "tokenizer.json").is_file():
+        tokenizer_for_manifest(manifest, **settings.get("tokenizer", {})).save_pretrained(tokenizer_dir)
+    accelerator.wait_for_everyone()
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    text = {
+        **model_settings.get("text_config", {}),
+        "vocab_size": len(tokenizer),
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    config = GrowCLIPConfig(**{**model_settings, "text_config": text})
+    return GrowCLIPModel(config), build_processor(config, tokenizer)

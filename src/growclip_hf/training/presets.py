@@ -1,0 +1,57 @@
+"""Settings of ``growclip-hf run`` per data scale: the starting model, the training and the growth loop."""
+
+from __future__ import annotations
+
+import copy
+
+_SMALL_TOWER = {"hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4}
+_DEFAULT_TOWER = {"hidden_size": 128, "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4}
+
+PRESETS = {
+    "small": {
+        "model": {
+            "text_config": {**_SMALL_TOWER, "max_position_embeddings": 32},
+            "vision_config": {**_SMALL_TOWER, "image_size": 64, "patch_size": 16},
+            "shared_config": {**_SMALL_TOWER, "num_hidden_layers": 0},
+            "projection_dim": 64,
+        },
+        "tokenizer": {"vocab_size": 1024, "context_length": 32},
+        "training": {
+            "batch_size": 32,
+            "epochs_per_stage": 3.0,
+            "learning_rate": 1e-3,
+            "warmup_steps": 3,
+            "checkpoint_every": 10,
+            "log_every": 5,
+            "ramp_steps": 5,
+        },
+        "growth": {"policy": "auto", "max_search_fraction": 0.5, "min_proxy_steps": 1, "budget_exponent": 1.0},
+        "data": {"shuffle_buffer": 256, "num_workers": 0},
+    },
+    "default": {
+        "model": {
+            "text_config": {**_DEFAULT_TOWER, "max_position_embeddings": 32},
+            "vision_config": {**_DEFAULT_TOWER, "image_size": 64, "patch_size": 8},
+            "shared_config": {**_DEFAULT_TOWER, "num_hidden_layers": 0},
+            "projection_dim": 128,
+        },
+        "tokenizer": {"vocab_size": 4096, "context_length": 32},
+        "training": {
+            "batch_size": 64,
+            "epochs_per_stage": 5.0,
+            "learning_rate": 1e-3,
+            "warmup_steps": 10,
+            "checkpoint_every": 50,
+            "log_every": 10,
+            "ramp_steps": 30,
+        },
+        "growth": {"policy": "auto", "max_search_fraction": 0.15, "min_proxy_steps": 2, "budget_exponent": 0.75},
+        "data": {"shuffle_buffer": 1000, "num_workers": 1},
+    },
+}
+
+
+def preset(scale: str) -> dict:
+    if scale not in PRESETS:
+        raise ValueError(f"Unknown scale {scale!r}; choose one of {sorted(PRESETS)}.")
+    return copy.deepcopy(PRESETS[scale])

@@ -1,0 +1,87 @@
+"""The step engine: one Accelerator, a GrowCLIP model trained by steps, and growth that swaps in a larger model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from accelerate import Accelerator
+
+from ..growth.optimizer_transfer import transfer_optimizer
+from .accumulation import contrastive_backward
+from .config import TrainingConfig
+from .optimization import build_optimizer, set_learning_rate, warmup_cosine
+from .ramp import advance_growth_ramp
+
+LOGIT_SCALE_MAX = 4.605170185988092  # ln(100)
+
+
+class StreamTrainer:
+    """Optimizer steps on micro-batches from any stream; no epochs, no dataloader length.
+
+    The data loader is not handed to ``accelerator.prepare``: each process reads its own shard of the stream
+    (``datasets.distributed.split_dataset_by_node``) and the trainer only moves batches to the device.
+    """
+
+    def __init__(self, config: TrainingConfig, model, accelerator: Accelerator | None = None):
+        self.config = config
+        self.accelerator = accelerator or Accelerator(mixed_precision=config.mixed_precision)
+        self.model = None
+        self.optimizer = None
+        self.install(model, build_optimizer(model, config.learning_rate, config.weight_decay, config.betas))
+
+    # -- model and optimizer -------------------------------------------------------------------------------------
+    def install(self, model, optimizer) -> None:
+        """(Re)prepare a model and its optimizer; called once per architecture."""
+        self.accelerator.free_memory()  # forget the previous architecture's prepared objects
+        if self.config.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        model.train()
+        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+
+    @property
+    def unwrapped_model(self):
+        return self.accelerator.unwrap_model(self.model)
+
+    def grow(self, target: dict, init: str, momentum: float, seed: int) -> None:
+        """Grow the current model and carry the optimizer state over; every process passes the same arguments."""
+        old_model = self.unwrapped_model
+        old_optimizer = self.optimizer.optimizer if hasattr(self.optimizer, "optimizer") else self.optimizer
+        grown = old_model.grow(target, init=init, momentum=momentum, seed=seed)
+        new_optimizer = transfer_optimizer(old_optimizer, old_model, grown)
+        self.install(grown, new_optimizer)
+
+    # -- one optimizer step --------------------------------------------------------------------------------------
+    def learning_rate(self, step_in_stage: int, stage_steps: int) -> float:
+        config = self.config
+        return config.learning_rate * warmup_cosine(
+            step_in_stage, stage_steps, config.warmup_steps, config.min_lr_ratio
+        )
+
+    def step(
+        self,
+        micro_batches: Sequence[dict],
+        lr: float,
+        extra_loss: Callable | None = None,
+    ) -> float:
+        """Forward/backward over ``micro_batches`` (feature-cached), clip, step, clamp the logit scale, ramp."""
+        device = self.accelerator.device
+        micro_batches = [{k: v.to(device) if torch.is_tensor(v) else v for k, v in b.items()} for b in micro_batches]
+        self.model.train()
+        set_learning_rate(self.optimizer, lr)
+        self.optimizer.zero_grad(set_to_none=True)
+        with self.accelerator.autocast():
+            loss = contrastive_backward(
+                self.model,
+                micro_batches,
+                no_sync=lambda: self.accelerator.no_sync(self.model),
+                extra_loss=extra_loss,
+            )
+        if self.config.max_grad_norm:
+            self.accelerator.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+        model = self.unwrapped_model
+        with torch.no_grad():
+            model.logit_scale.clamp_(max=LOGIT_SCALE_MAX)
+        advance_growth_ramp(model, self.config.ramp_steps)
+        return self.accelerator.reduce(loss.detach().float(), reduction="mean").item()

@@ -1,0 +1,52 @@
+"""Helpers for end-to-end run tests: a small benchmark built once per session, and CLI runs in subprocesses."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+TINY_TOWER = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
+
+
+def cli_env(tmp_path: Path) -> dict:
+    return {
+        **os.environ,
+        "HF_HOME": str(tmp_path / "hf_home"),
+        "OMP_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+
+
+def growclip(args: list[str], tmp_path: Path, timeout: int = 600, launcher: list[str] | None = None):
+    command = (launcher or [sys.executable, "-m", "growclip_hf.cli"]) + args
+    return subprocess.run(command, env=cli_env(tmp_path), capture_output=True, text=True, timeout=timeout)
+
+
+def write_train_config(path: Path, manifest: Path, output_dir: Path, **training) -> Path:
+    settings = {
+        "model": {
+            "text_config": {**TINY_TOWER, "max_position_embeddings": 32},
+            "vision_config": {**TINY_TOWER, "image_size": 64, "patch_size": 16},
+            "projection_dim": 32,
+        },
+        "tokenizer": {"vocab_size": 512, "context_length": 32},
+        "training": {
+            "output_dir": str(output_dir),
+            "batch_size": 16,
+            "steps_per_stage": 12,
+            "checkpoint_every": 5,
+            "log_every": 1,
+            "warmup_steps": 2,
+            "ramp_steps": 4,
+            **training,
+        },
+        "growth": {
+            "policy": "schedule",
+            "schedule": [{"text_config": {"hidden_size": 48, "num_hidden_layers": 2}, "projection_dim": 40}],
+        },
+        "data": {"manifest": str(manifest), "max_stages": 2, "shuffle_buffer": 64},
+    }
+    path.write_text(yaml.safe_dump(settings))
+    return path

@@ -1,0 +1,137 @@
+"""End to end on the real (small) embedded stream: the main job, growth decisions, kill-and-resume, 2 processes."""
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModel, AutoProcessor
+
+from growclip_hf.data.benchmark.builder import build_benchmark
+
+from .run_helpers import cli_env, growclip, write_train_config
+
+
+@pytest.fixture(scope="module")
+def small_benchmark(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("benchmark")
+    build_benchmark(folder, scale="small", seed=0)
+    return folder
+
+
+def test_main_job_grows_over_two_stages_and_reports(tmp_path, small_benchmark):
+    out = tmp_path / "run"
+    result = growclip(
+        ["run", "--scale", "small", "--stages", "2", "--output-dir", str(out), "--data-dir", str(small_benchmark)],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "| stage | architecture |" in result.stdout
+    decisions = [json.loads(line) for line in (out / "growth_log.jsonl").read_text().splitlines()]
+    assert len(decisions) == 1 and decisions[0]["policy"] == "auto" and decisions[0]["stage"] == 1
+    search = decisions[0]["search"]
+    assert search["candidates"][0]["name"] == "keep" and len(search["candidates"]) >= 2
+    assert all("heldout_loss" in c for c in search["candidates"])
+    assert 0 < search["search_fraction"] <= 0.5 + 1e-9  # the small preset's bound
+    for stage in (0, 1):
+        model = AutoModel.from_pretrained(out / f"stage-{stage}")
+        AutoProcessor.from_pretrained(out / f"stage-{stage}")
+        info = json.loads((out / f"stage-{stage}" / "stage_info.json").read_text())
+        assert info["samples_seen"] > 0 and info["parameters"] == sum(p.numel() for p in model.parameters())
+    grown = AutoModel.from_pretrained(out / "stage-1")
+    if decisions[0]["target"]:
+        assert grown.config.growth_history[-1]["stage"] == 1
+        assert grown.config.growth_history[-1]["policy"] == "auto"
+    report = (out / "report.md").read_text()
+    assert "## Stages" in report and "chance" in report and (out / "zeroshot_top1_matrix.png").exists()
+
+
+def test_existing_run_is_not_overwritten_without_resume(tmp_path, small_benchmark):
+    config = write_train_config(tmp_path / "config.yaml", small_benchmark / "manifest.json", tmp_path / "run")
+    assert growclip(["train", str(config), "--set", "data.max_stages=1"], tmp_path).returncode == 0
+    again = growclip(["train", str(config), "--set", "data.max_stages=1"], tmp_path)
+    assert again.returncode != 0 and "--resume" in again.stderr
+
+
+def _final_weights(folder):
+    return load_file(folder / "stage-1" / "model.safetensors")
+
+
+def test_sigkill_and_resume_matches_an_uninterrupted_run(tmp_path, small_benchmark):
+    manifest = small_benchmark / "manifest.json"
+    reference_config = write_train_config(tmp_path / "a.yaml", manifest, tmp_path / "uninterrupted")
+    assert growclip(["train", str(reference_config)], tmp_path).returncode == 0
+
+    killed_config = write_train_config(tmp_path / "b.yaml", manifest, tmp_path / "killed")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "growclip_hf.cli", "train", str(killed_config)],
+        env=cli_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    log = tmp_path / "killed" / "train_log.jsonl"
+    deadline = time.time() + 300
+    killed_at = None
+    while time.time() < deadline and process.poll() is None:
+        if log.exists():
+            steps = [json.loads(line)["step"] for line in log.read_text().splitlines() if line.strip()]
+            if steps and steps[-1] >= 17:  # stage 1 (after growth), between two checkpoints
+                process.send_signal(signal.SIGKILL)
+                killed_at = steps[-1]
+                break
+        time.sleep(0.05)
+    process.wait(timeout=60)
+    assert killed_at is not None, "the run ended before it could be killed"
+    assert not (tmp_path / "killed" / "stage-1").exists()
+
+    resumed = growclip(["train", str(killed_config), "--resume"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    reference, result = _final_weights(tmp_path / "uninterrupted"), _final_weights(tmp_path / "killed")
+    assert reference.keys() == result.keys()
+    worst = max((reference[k] - result[k]).abs().max().item() for k in reference)
+    assert worst <= 1e-6
+    assert "text_model.encoder.layers.1.mlp.fc1.weight" in result  # the growth happened before the kill
+
+
+def test_two_processes_with_accelerate_launch(tmp_path, small_benchmark):
+    accelerate = shutil.which("accelerate", path=str(__import__("pathlib").Path(sys.executable).parent))
+    config = write_train_config(
+        tmp_path / "c.yaml", small_benchmark / "manifest.json", tmp_path / "ddp", steps_per_stage=6, batch_size=8
+    )
+    launcher = [
+        accelerate,
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "growclip_hf.cli",
+    ]
+    env_result = subprocess.run(
+        launcher + ["train", str(config)],
+        env={**cli_env(tmp_path), "ACCELERATE_USE_CPU": "true"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert env_result.returncode == 0, env_result.stderr[-4000:]
+    out = tmp_path / "ddp"
+    records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    # two processes x 8 pairs per step: the global batch is 16
+    assert records[0]["samples_seen"] == 16
+    checkpoint = sorted((out / "checkpoints").iterdir())[-1]
+    assert (checkpoint / "rank_state_0.json").exists() and (checkpoint / "rank_state_1.json").exists()
+    grown = AutoModel.from_pretrained(out / "stage-1")
+    assert grown.config.text_config.hidden_size == 48
+    assert torch.isfinite(torch.cat([p.flatten() for p in grown.parameters()])).all()
