@@ -24,7 +24,7 @@ def growclip(args: list[str], tmp_path: Path, timeout: int = 600, launcher: list
     return subprocess.run(command, env=cli_env(tmp_path), capture_output=True, text=True, timeout=timeout)
 
 
-def write_train_config(path: Path, manifest: Path, output_dir: Path, **training) -> Path:
+def write_train_config(path: Path, manifest: Path, output_dir: Path, strategy: str = "seqf", **training) -> Path:
     settings = {
         "model": {
             "text_config": {**TINY_TOWER, "max_position_embeddings": 32},
@@ -47,6 +47,7 @@ def write_train_config(path: Path, manifest: Path, output_dir: Path, **training)
             "schedule": [{"text_config": {"hidden_size": 48, "num_hidden_layers": 2}, "projection_dim": 40}],
         },
         "data": {"manifest": str(manifest), "max_stages": 2, "shuffle_buffer": 64},
+        "continual": {"strategy": strategy, **({"queue_size": 64} if strategy == "ctp" else {})},
     }
     path.write_text(yaml.safe_dump(settings))
     return path

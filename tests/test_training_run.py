@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -62,12 +63,15 @@ def _final_weights(folder):
     return load_file(folder / "stage-1" / "model.safetensors")
 
 
-def test_sigkill_and_resume_matches_an_uninterrupted_run(tmp_path, small_benchmark):
+@pytest.mark.parametrize("strategy", ["seqf", "ctp", "modx"])
+def test_sigkill_and_resume_matches_an_uninterrupted_run(tmp_path, small_benchmark, strategy):
+    """Model, optimizer, data position and strategy state (CTP queues and momentum model, Mod-X old model)."""
     manifest = small_benchmark / "manifest.json"
-    reference_config = write_train_config(tmp_path / "a.yaml", manifest, tmp_path / "uninterrupted")
-    assert growclip(["train", str(reference_config)], tmp_path).returncode == 0
+    reference_config = write_train_config(tmp_path / "a.yaml", manifest, tmp_path / "uninterrupted", strategy)
+    reference_run = growclip(["train", str(reference_config)], tmp_path)
+    assert reference_run.returncode == 0, reference_run.stderr[-3000:]
 
-    killed_config = write_train_config(tmp_path / "b.yaml", manifest, tmp_path / "killed")
+    killed_config = write_train_config(tmp_path / "b.yaml", manifest, tmp_path / "killed", strategy)
     process = subprocess.Popen(
         [sys.executable, "-m", "growclip_hf.cli", "train", str(killed_config)],
         env=cli_env(tmp_path),
@@ -98,10 +102,16 @@ def test_sigkill_and_resume_matches_an_uninterrupted_run(tmp_path, small_benchma
     assert "text_model.encoder.layers.1.mlp.fc1.weight" in result  # the growth happened before the kill
 
 
-def test_two_processes_with_accelerate_launch(tmp_path, small_benchmark):
-    accelerate = shutil.which("accelerate", path=str(__import__("pathlib").Path(sys.executable).parent))
+@pytest.mark.parametrize("strategy", ["seqf", "jointt", "er", "ctp", "modx"])
+def test_two_processes_with_accelerate_launch(tmp_path, small_benchmark, strategy):
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
     config = write_train_config(
-        tmp_path / "c.yaml", small_benchmark / "manifest.json", tmp_path / "ddp", steps_per_stage=6, batch_size=8
+        tmp_path / "c.yaml",
+        small_benchmark / "manifest.json",
+        tmp_path / "ddp",
+        strategy,
+        steps_per_stage=6,
+        batch_size=8,
     )
     launcher = [
         accelerate,

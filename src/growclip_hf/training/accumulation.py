@@ -39,8 +39,7 @@ def contrastive_backward(
     if len(micro_batches) == 1:
         image_embeds, text_embeds, scale = _embed(model, micro_batches[0])
         loss = global_contrastive_loss(image_embeds, text_embeds, scale, gather=gather)
-        if extra_loss is not None:
-            loss = loss + extra_loss(image_embeds, text_embeds, micro_batches[0])
+        loss = _with_extra(loss, extra_loss, image_embeds, text_embeds, micro_batches[0])
         loss.backward()
         return loss.detach()
 
@@ -50,8 +49,7 @@ def contrastive_backward(
     texts = torch.cat([c[1] for c in cached]).requires_grad_(True)
     scale = cached[0][2].detach().requires_grad_(True)
     loss = global_contrastive_loss(images, texts, scale, gather=gather)
-    if extra_loss is not None:
-        loss = loss + extra_loss(images, texts, _concat(micro_batches))
+    loss = _with_extra(loss, extra_loss, images, texts, _concat(micro_batches))
     loss.backward()
 
     sizes = [c[0].shape[0] for c in cached]
@@ -69,6 +67,12 @@ def contrastive_backward(
             )
             surrogate.backward()
     return loss.detach()
+
+
+def _with_extra(loss, extra_loss, images, texts, batch):
+    """Add a strategy's terms; a strategy may return None when it has nothing to add (e.g. on the first task)."""
+    extra = extra_loss(images, texts, batch) if extra_loss is not None else None
+    return loss if extra is None else loss + extra
 
 
 def _concat(batches: Sequence[dict]) -> dict:

@@ -31,8 +31,13 @@ def latest_checkpoint(root: str | Path) -> Path | None:
     return checkpoints[-1] if checkpoints else None
 
 
-def save_checkpoint(accelerator, root: str | Path, step: int, state: dict, model_config: dict, keep_last: int) -> Path:
-    """Save model/optimizer/RNG (Accelerate) plus our JSON state, atomically; keep the ``keep_last`` newest."""
+def save_checkpoint(
+    accelerator, root: str | Path, step: int, state: dict, model_config: dict, keep_last: int, write_extra=None
+) -> Path:
+    """Save model/optimizer/RNG (Accelerate) plus our JSON state, atomically; keep the ``keep_last`` newest.
+
+    ``write_extra(folder)`` runs on the main process before the rename (e.g. a strategy's teacher models).
+    """
     root = Path(root)
     final = root / f"{CHECKPOINT_PREFIX}{step:08d}"
     temporary = root / f".tmp-{CHECKPOINT_PREFIX}{step:08d}"
@@ -48,6 +53,8 @@ def save_checkpoint(accelerator, root: str | Path, step: int, state: dict, model
     if accelerator.is_main_process:
         (temporary / TRAINER_STATE).write_text(json.dumps(state, indent=2))
         (temporary / MODEL_CONFIG).write_text(json.dumps(model_config, indent=2))
+        if write_extra is not None:
+            write_extra(temporary)
         if final.exists():
             shutil.rmtree(final)
         temporary.rename(final)

@@ -43,6 +43,8 @@ def run_main_job(args: argparse.Namespace) -> int:
         settings["growth"]["policy"] = args.policy
     if args.stages:
         settings["data"]["max_stages"] = args.stages
+    if args.strategy:
+        settings.setdefault("continual", {})["strategy"] = args.strategy
     accelerator = make_accelerator(settings, output_dir)
     manifest = data_dir / "manifest.json"
     if accelerator.is_main_process and not manifest.is_file():
@@ -90,6 +92,12 @@ def add_training_commands(subparsers) -> None:
     run.add_argument("--output-dir", default="outputs/run", help="Run folder (checkpoints, stages, report).")
     run.add_argument("--data-dir", default=None, help="Where the benchmark is (built if missing). Default OUT/data.")
     run.add_argument("--policy", choices=("auto", "schedule", "random", "none"), default=None)
+    run.add_argument(
+        "--strategy",
+        choices=("seqf", "jointt", "er", "ctp", "modx"),
+        default=None,
+        help="Continual-learning strategy against forgetting (default seqf: plain fine-tuning).",
+    )
     run.add_argument("--seed", type=int, default=0, help="Training seed.")
     run.add_argument("--data-seed", type=int, default=0, help="Seed of the benchmark builder.")
     _common(run)

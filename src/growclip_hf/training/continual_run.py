@@ -21,6 +21,8 @@ import torch
 from accelerate.utils import broadcast_object_list
 from tqdm.auto import tqdm
 
+from ..continual import ContinualStrategy, SequentialFineTuning
+from ..continual.base import frozen_copy
 from ..growth.flops import training_flops_per_pair
 from ..growth.policies import GrowthPolicy, StageContext
 from .checkpointing import latest_checkpoint, load_checkpoint_state, save_checkpoint
@@ -53,6 +55,7 @@ class RunState:
     stage_complete: bool = False
     train_flops: float = 0.0
     search_flops: float = 0.0
+    strategy_task: int = -1
 
 
 class ContinualRun:
@@ -67,8 +70,10 @@ class ContinualRun:
         policy: GrowthPolicy,
         evaluate: Callable | None = None,
         accelerator=None,
+        strategy: ContinualStrategy | None = None,
     ):
         self.config = config
+        self.strategy = strategy or SequentialFineTuning()
         self.processor = processor
         self.plan = plan
         self.policy = policy
@@ -112,6 +117,7 @@ class ContinualRun:
             state,
             config,
             self.config.keep_last_checkpoints,
+            write_extra=lambda folder: self.strategy.save(folder / "strategy"),
         )
 
     # -- resume --------------------------------------------------------------------------------------------------
@@ -130,6 +136,8 @@ class ContinualRun:
         self.trainer.install(model, optimizer)
         self.accelerator.load_state(str(folder))
         self.state = RunState(**state["run"])
+        if self.state.strategy_task >= 0:
+            self.strategy.load(folder / "strategy", model_class, self.accelerator.device)
         self.stage_results = state.get("stage_results", [])
         self._pending_loader_state = (rank_state or {}).get("loader")
         logger.info("Resumed from %s (stage %d, step %d)", folder, self.state.stage, self.state.step_in_stage)
@@ -155,12 +163,19 @@ class ContinualRun:
             stage = self.state.stage
             if stage > 0 and self.state.grown_for_stage < stage:
                 self._grow_for(stage)
+            if self.state.strategy_task < stage:
+                self._start_task(stage, previous=None, target=None)
             self._train_stage(stage)
             self._finish_stage(stage)
         return self.stage_results
 
+    def _start_task(self, stage: int, previous, target) -> None:
+        self.strategy.on_task_start(stage, self.trainer.unwrapped_model, previous, target)
+        self.state.strategy_task = stage
+
     def _grow_for(self, stage: int) -> None:
         model = self.trainer.unwrapped_model
+        previous = frozen_copy(model) if self.strategy.needs_previous_model else None
         flops = self.stage_steps(stage) * self.global_batch() * training_flops_per_pair(model.config)
         decision = [None]
         if self.is_main:
@@ -200,6 +215,7 @@ class ContinualRun:
         self._check_processes_agree()
         self.state.search_flops += record.get("search", {}).get("search_flops", 0.0)
         self.state.grown_for_stage = stage
+        self._start_task(stage, previous, target)
         params = sum(p.numel() for p in self.trainer.unwrapped_model.parameters())
         record.update(samples_available=record.pop("samples_seen"), samples_seen=self.state.samples_seen)
         self._log({**record, "params_after": params}, file="growth_log.jsonl")
@@ -244,7 +260,9 @@ class ContinualRun:
         while self.state.step_in_stage < steps:
             micro_batches = [next(self.loader) for _ in range(self.config.accumulation_steps)]
             lr = self.trainer.learning_rate(self.state.step_in_stage, steps)
-            loss = self.trainer.step(micro_batches, lr)
+            extra = self.strategy.extra_loss if self.strategy.has_extra_loss else None
+            loss = self.trainer.step(micro_batches, lr, extra_loss=extra)
+            self.strategy.after_step(self.trainer.unwrapped_model)
             pairs = sum(b["input_ids"].shape[0] for b in micro_batches) * self.accelerator.num_processes
             self.state.step_in_stage += 1
             self.state.global_step += 1
@@ -275,6 +293,7 @@ class ContinualRun:
     def _finish_stage(self, stage: int) -> None:
         model = self.trainer.unwrapped_model
         if not self.state.stage_complete:
+            self.strategy.on_task_end(stage, model)
             self.state.stage_complete = True
             self.loader = None
             result = {

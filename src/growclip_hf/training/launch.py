@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from ..continual import build_strategy
 from ..growth.policies import GrowthPolicy
 from ..growth.search import SearchSettings
 from ..growth.space import GrowthSpace
@@ -19,7 +20,7 @@ from .continual_run import ContinualRun
 from .manifest_plan import ManifestPlan, tokenizer_for_manifest
 
 logger = logging.getLogger(__name__)
-SECTIONS = ("model", "tokenizer", "training", "growth", "data")
+SECTIONS = ("model", "tokenizer", "training", "growth", "data", "continual")
 
 
 def apply_overrides(settings: dict, overrides: list[str]) -> dict:
@@ -107,15 +108,31 @@ def build_run(
     training = TrainingConfig.from_dict({**settings.get("training", {}), "output_dir": str(output_dir)})
     torch.manual_seed(training.seed)
     model, processor = _model_and_processor(settings, manifest, output_dir, accelerator)
+    strategy = _build_strategy(settings.get("continual", {}), training, accelerator)
+    data.setdefault("replay", strategy.replay)
+    if strategy.replay == "reservoir":
+        data.setdefault("reservoir_size", strategy.buffer_size)
     plan = ManifestPlan(manifest, processor, seed=training.seed, **data)
     policy = build_policy(settings.get("growth", {}))
-    run = ContinualRun(training, model, processor, plan, policy, evaluate=evaluate, accelerator=accelerator)
+    run = ContinualRun(
+        training, model, processor, plan, policy, evaluate=evaluate, accelerator=accelerator, strategy=strategy
+    )
     if resume and has_checkpoint:
         run.resume(GrowCLIPModel)
     output_dir.mkdir(parents=True, exist_ok=True)
     if run.is_main:
         (output_dir / "run_settings.json").write_text(json.dumps(settings, indent=2, default=str))
     return run
+
+
+def _build_strategy(continual: dict, training: TrainingConfig, accelerator):
+    """``continual: {strategy: ctp, ...its options}``; Mod-X's alpha follows the global batch by default."""
+    options = dict(continual)
+    name = options.pop("strategy", "seqf")
+    if name == "modx":
+        global_batch = training.batch_size * training.accumulation_steps * accelerator.num_processes
+        options.setdefault("global_batch_size", global_batch)
+    return build_strategy(name, **options)
 
 
 def _model_and_processor(settings: dict, manifest: str, output_dir: Path, accelerator):
