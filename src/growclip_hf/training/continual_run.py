@@ -56,6 +56,8 @@ class RunState:
     train_flops: float = 0.0
     search_flops: float = 0.0
     strategy_task: int = -1
+    base_params: int = 0  # the budget's unit (first stage's model and data), fixed for the whole run
+    base_samples: int = 0
 
 
 class ContinualRun:
@@ -156,9 +158,10 @@ class ContinualRun:
                 tracker.finish()
 
     def _run_stages(self) -> list[dict]:
-        if self.policy.base_params is None:
-            model = self.trainer.unwrapped_model
-            self.policy.record_base(sum(p.numel() for p in model.parameters()), self.plan.train_pairs(0))
+        if not self.state.base_params:
+            self.state.base_params = sum(p.numel() for p in self.trainer.unwrapped_model.parameters())
+            self.state.base_samples = self.plan.train_pairs(0)
+        self.policy.record_base(self.state.base_params, self.state.base_samples)
         while self.state.stage < self.plan.num_stages:
             stage = self.state.stage
             if stage > 0 and self.state.grown_for_stage < stage:
@@ -227,10 +230,8 @@ class ContinualRun:
             return
         model = self.trainer.unwrapped_model
         with torch.no_grad():
-            fingerprint = torch.stack(
-                [torch.tensor(float(sum(p.double().sum() for p in model.parameters()))), torch.tensor(1.0)]
-            ).to(self.accelerator.device)
-        gathered = self.accelerator.gather(fingerprint.unsqueeze(0)).view(-1, 2)[:, 0]
+            checksum = sum(p.double().sum() for p in model.parameters())
+        gathered = self.accelerator.gather(checksum.reshape(1).to(self.accelerator.device))
         if not torch.all(gathered == gathered[0]):
             raise RuntimeError(f"Processes disagree on the grown weights (checksums {gathered.tolist()}).")
 
