@@ -97,16 +97,22 @@ def main() -> None:
     parser.add_argument("--out", default="outputs/results")
     parser.add_argument("--data-dir", default="outputs/results/data")
     parser.add_argument("--doc", default="docs/results.md")
+    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
+    parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
     args = parser.parse_args()
     out, data_dir = Path(args.out), Path(args.data_dir)
-    results = []
+    store = out / "results.json"
+    results = json.loads(store.read_text()) if store.is_file() else []  # finished runs are kept, not redone
+    done = {(r["strategy"], r["policy"], r["seed"]) for r in results}
     for seed in args.seeds:
-        for strategy in STRATEGIES:
-            for policy in POLICIES:
+        for strategy in args.strategies:
+            for policy in args.policies:
+                if (strategy, policy, seed) in done:
+                    continue
                 record = run_one(strategy, policy, seed, args.epochs, out, data_dir)
                 print(json.dumps({k: record[k] for k in ("strategy", "policy", "seed", "seconds")}), flush=True)
                 results.append(record)
-                (out / "results.json").write_text(json.dumps(results, indent=2))
+                store.write_text(json.dumps(results, indent=2))
     command = " ".join(
         ["python benchmarks/continual_results.py", f"--epochs {args.epochs}", "--seeds", *map(str, args.seeds)]
     )

@@ -7,8 +7,10 @@ import os
 import sys
 
 from .data.cli import add_data_commands
+from .demo.cli import add_demo_command
 from .evaluation.cli import add_eval_command
 from .growth.cli import add_grow_command
+from .hub.cli import add_hub_commands
 from .training.cli import add_training_commands
 
 
@@ -40,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_commands(commands)
     add_training_commands(commands)
     add_grow_command(commands)
+    add_hub_commands(commands)
+    add_demo_command(commands)
     return parser
 
 
