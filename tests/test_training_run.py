@@ -50,6 +50,41 @@ def test_main_job_grows_over_two_stages_and_reports(tmp_path, small_benchmark):
         assert grown.config.growth_history[-1]["policy"] == "auto"
     report = (out / "report.md").read_text()
     assert "## Stages" in report and "chance" in report and (out / "zeroshot_top1_matrix.png").exists()
+    # every stage is a revision of the local Hub in OUT/hub (branch, tag, its own model card and weights)
+    repo = out / "hub" / "models" / "local" / "growclip"
+    refs = subprocess.run(
+        ["git", "--git-dir", str(repo), "for-each-ref", "--format=%(refname:short)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert {"main", "stage-0", "stage-1", "stage-0-v1", "stage-1-v1"} <= set(refs)
+    files = subprocess.run(
+        ["git", "--git-dir", str(repo), "ls-tree", "--name-only", "stage-1"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert {"model.safetensors", "README.md", "config.json", "modeling_growclip.py"} <= set(files)
+
+
+def test_each_stage_is_pushed_when_it_ends(tmp_path, small_benchmark):
+    from growclip_hf.hub import start_server
+
+    url, stop = start_server(tmp_path / "hub", host="127.0.0.1", port=0)
+    try:
+        config = write_train_config(tmp_path / "p.yaml", small_benchmark / "manifest.json", tmp_path / "run")
+        result = growclip(["train", str(config), "--push-to", "org/stream", "--hub-endpoint", url], tmp_path)
+    finally:
+        stop()
+    assert result.returncode == 0, result.stderr[-4000:]
+    pushed = [json.loads(line) for line in (tmp_path / "run" / "publish_log.jsonl").read_text().splitlines()]
+    assert [record["stage"] for record in pushed] == [0, 1]
+    repo = tmp_path / "hub" / "models" / "org" / "stream"
+    refs = subprocess.run(
+        ["git", "--git-dir", str(repo), "for-each-ref", "--format=%(refname:short)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert {"stage-0", "stage-1", "main"} <= set(refs)
 
 
 def test_existing_run_is_not_overwritten_without_resume(tmp_path, small_benchmark):

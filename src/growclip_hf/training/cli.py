@@ -21,8 +21,13 @@ def _read_settings(path: str) -> dict:
     return settings
 
 
-def _train_and_report(settings: dict, output_dir: Path, resume: bool, accelerator) -> None:
-    run = build_run(settings, output_dir, resume=resume, accelerator=accelerator)
+def _train_and_report(settings: dict, output_dir: Path, resume: bool, accelerator, args) -> None:
+    publish = None
+    if getattr(args, "push_to", None):
+        from .publishing import stage_publisher
+
+        publish = stage_publisher(args.push_to, args.hub_endpoint, output_dir)
+    run = build_run(settings, output_dir, resume=resume, accelerator=accelerator, publish=publish)
     run.run()
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
@@ -30,6 +35,14 @@ def _train_and_report(settings: dict, output_dir: Path, resume: bool, accelerato
 
         report, table = write_run_report(output_dir, settings["data"]["manifest"])
         print(f"\n{table}\n\nReport: {report}")
+        if publish is None and getattr(args, "local_hub", False):
+            from .publishing import LOCAL_REPO_ID, publish_to_local_hub
+
+            root, pushed = publish_to_local_hub(output_dir)
+            print(
+                f"Published {len(pushed)} stages as revisions of {LOCAL_REPO_ID} to the local Hub in {root} "
+                f"(serve it with: growclip-hf hub serve --root {root})."
+            )
     accelerator.wait_for_everyone()
     accelerator.end_training()
 
@@ -54,7 +67,7 @@ def run_main_job(args: argparse.Namespace) -> int:
         build_benchmark(data_dir, scale=args.scale, seed=args.data_seed)
     accelerator.wait_for_everyone()
     settings["data"]["manifest"] = str(manifest)
-    _train_and_report(settings, output_dir, args.resume, accelerator)
+    _train_and_report(settings, output_dir, args.resume, accelerator, args)
     return 0
 
 
@@ -63,11 +76,18 @@ def run_train(args: argparse.Namespace) -> int:
     if "manifest" not in settings.get("data", {}):
         raise SystemExit("growclip-hf train: the config needs data.manifest (a benchmark manifest.json).")
     output_dir = Path(args.output_dir or settings.get("training", {}).get("output_dir", "outputs/train"))
-    _train_and_report(settings, output_dir, args.resume, make_accelerator(settings, output_dir))
+    _train_and_report(settings, output_dir, args.resume, make_accelerator(settings, output_dir), args)
     return 0
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--push-to",
+        metavar="ORG/NAME",
+        default=None,
+        help="Publish each stage as a revision of this repository when it ends (token from HF_TOKEN or the login).",
+    )
+    parser.add_argument("--hub-endpoint", default=None, help="Hub URL for --push-to (default: huggingface.co).")
     parser.add_argument("--resume", action="store_true", help="Continue from the newest checkpoint in --output-dir.")
     parser.add_argument(
         "--set",
@@ -100,6 +120,12 @@ def add_training_commands(subparsers) -> None:
     )
     run.add_argument("--seed", type=int, default=0, help="Training seed.")
     run.add_argument("--data-seed", type=int, default=0, help="Seed of the benchmark builder.")
+    run.add_argument(
+        "--no-local-hub",
+        dest="local_hub",
+        action="store_false",
+        help="Do not publish the stages to the local Hub in OUT/hub after the run (done by default).",
+    )
     _common(run)
     run.set_defaults(handler=run_main_job)
 

@@ -73,9 +73,11 @@ class ContinualRun:
         evaluate: Callable | None = None,
         accelerator=None,
         strategy: ContinualStrategy | None = None,
+        publish: Callable | None = None,
     ):
         self.config = config
         self.strategy = strategy or SequentialFineTuning()
+        self.publish = publish  # publish(stage, folder) on the main process after each stage is saved
         self.processor = processor
         self.plan = plan
         self.policy = policy
@@ -323,6 +325,8 @@ class ContinualRun:
             if self.processor is not None:
                 self.processor.save_pretrained(folder)
             (folder / STAGE_INFO).write_text(json.dumps(self.stage_results[-1], indent=2))
+            if self.publish is not None:
+                self._log({"stage": stage, **self.publish(stage, folder)}, file="publish_log.jsonl")
         self.accelerator.wait_for_everyone()
 
 

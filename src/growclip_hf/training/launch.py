@@ -90,7 +90,7 @@ def make_accelerator(settings: dict, output_dir: str | Path | None = None):
 
 
 def build_run(
-    settings: dict, output_dir: str | Path, resume: bool = False, evaluate=None, accelerator=None
+    settings: dict, output_dir: str | Path, resume: bool = False, evaluate=None, accelerator=None, publish=None
 ) -> ContinualRun:
     """Tokenizer, model, processor, stage plan, growth policy and trainer, ready to ``run()``."""
     output_dir = Path(output_dir)
@@ -115,7 +115,15 @@ def build_run(
     plan = ManifestPlan(manifest, processor, seed=training.seed, **data)
     policy = build_policy(settings.get("growth", {}))
     run = ContinualRun(
-        training, model, processor, plan, policy, evaluate=evaluate, accelerator=accelerator, strategy=strategy
+        training,
+        model,
+        processor,
+        plan,
+        policy,
+        evaluate=evaluate,
+        accelerator=accelerator,
+        strategy=strategy,
+        publish=publish,
     )
     if resume and has_checkpoint:
         run.resume(GrowCLIPModel)
