@@ -97,11 +97,12 @@ def main() -> None:
     parser.add_argument("--out", default="outputs/results")
     parser.add_argument("--data-dir", default="outputs/results/data")
     parser.add_argument("--doc", default="docs/results.md")
+    parser.add_argument("--store", default="docs/results_runs.json", help="Finished runs (kept, not redone).")
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
     args = parser.parse_args()
     out, data_dir = Path(args.out), Path(args.data_dir)
-    store = out / "results.json"
+    store = Path(args.store)
     results = json.loads(store.read_text()) if store.is_file() else []  # finished runs are kept, not redone
     done = {(r["strategy"], r["policy"], r["seed"]) for r in results}
     for seed in args.seeds:
