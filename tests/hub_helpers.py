@@ -1,12 +1,6 @@
-"""Shared by the Hub tests: huggingface_hub switched online for loopback only, and one small real run per session."""
-
-import functools
-import socket
-from pathlib import Path
+"""Shared by the Hub tests: huggingface_hub switched online for loopback only."""
 
 import huggingface_hub.constants as hub_constants
-
-from .run_helpers import growclip
 
 
 def allow_loopback_hub(monkeypatch, endpoint: str) -> None:
@@ -21,20 +15,3 @@ def allow_loopback_hub(monkeypatch, endpoint: str) -> None:
     monkeypatch.setattr(
         hub_constants, "HUGGINGFACE_CO_URL_TEMPLATE", endpoint + "/{repo_id}/resolve/{revision}/{filename}"
     )
-
-
-@functools.cache
-def small_run(base: Path) -> Path:
-    """``growclip-hf run --scale small --stages 2`` that grows the vision tower at stage 1 (two distinct stages)."""
-    out = base / "hub-run"
-    command = ["run", "--scale", "small", "--stages", "2", "--policy", "schedule", "--output-dir", str(out)]
-    growth = '--set=growth.schedule=[{"vision_config": {"num_hidden_layers": 3}}]'
-    result = growclip([*command, growth], base)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -1,6 +1,8 @@
 """Helpers for end-to-end run tests: a small benchmark built once per session, and CLI runs in subprocesses."""
 
+import functools
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +53,32 @@ def write_train_config(path: Path, manifest: Path, output_dir: Path, strategy: s
     }
     path.write_text(yaml.safe_dump(settings))
     return path
+
+
+@functools.cache
+def small_run(base: Path) -> Path:
+    """``growclip-hf run --scale small --stages 2`` growing the vision tower at stage 1 (two distinct stages), built
+    once per base folder (~10 s) and shared by the Hub and demo tests."""
+    out = base / "small-run"
+    command = ["run", "--scale", "small", "--stages", "2", "--policy", "schedule", "--output-dir", str(out)]
+    growth = '--set=growth.schedule=[{"vision_config": {"num_hidden_layers": 3}}]'
+    result = growclip([*command, growth], base)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def git_refs(repo: Path) -> set[str]:
+    """Short names of the branches and tags of the git repository ``repo`` (a bare repo of the local Hub)."""
+    listing = subprocess.run(
+        ["git", "--git-dir", str(repo), "for-each-ref", "--format=%(refname:short)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(listing.stdout.split())

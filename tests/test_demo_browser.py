@@ -6,7 +6,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from .demo_helpers import serve_demo, small_run
+from .demo_helpers import serve_demo
+from .run_helpers import small_run
 
 CHROMIUM_ARGS = [
     "--headless",

@@ -14,8 +14,7 @@ from PIL import Image
 
 from growclip_hf.demo.sources import source_from_environment
 
-from .demo_helpers import free_port, small_run
-from .run_helpers import cli_env
+from .run_helpers import cli_env, free_port, small_run
 
 SPACE_APP = Path(__file__).resolve().parents[1] / "spaces_demo" / "app.py"
 

@@ -14,7 +14,8 @@ from growclip_hf.demo.history import stage_point
 from growclip_hf.demo.limits import DemoInputError, DemoLimits, check_image_file
 from growclip_hf.evaluation.suite import load_suite
 
-from .demo_helpers import serve_demo, small_run
+from .demo_helpers import serve_demo
+from .run_helpers import small_run
 
 LABELS = ["t-shirt", "pair of trousers", "sneaker", "handbag"]
 

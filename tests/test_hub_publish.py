@@ -27,7 +27,8 @@ from growclip_hf.hub.server.app import LocalHubServer, serve_in_thread
 from growclip_hf.hub.server.git_store import StoreError
 from growclip_hf.hub.stage_files import DEFAULT_DEMO_DIR
 
-from .hub_helpers import allow_loopback_hub, free_port, small_run
+from .hub_helpers import allow_loopback_hub
+from .run_helpers import free_port, small_run
 
 REPO = "growclip/tiny"
 

@@ -1,7 +1,6 @@
 """The global-batch loss and feature-cached accumulation give the gradients of one big batch."""
 
 import os
-import socket
 
 import pytest
 import torch
@@ -11,6 +10,7 @@ from growclip_hf import GrowCLIPModel
 from growclip_hf.training import contrastive_backward, global_contrastive_loss, warmup_cosine
 
 from .helpers import perturb_, pixel_batch, text_batch, tiny_config
+from .run_helpers import free_port
 
 
 def _batch(size: int, seed: int) -> dict:
@@ -66,12 +66,6 @@ def test_plain_accumulation_would_differ():
     assert not torch.allclose(_grads(model)[name] / 2, expected[name], atol=1e-6)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _two_process_worker(rank: int, port: int, result_dir: str) -> None:
     import torch.distributed as dist
 
@@ -92,7 +86,7 @@ def _two_process_worker(rank: int, port: int, result_dir: str) -> None:
 
 
 def test_two_processes_see_the_global_batch(tmp_path):
-    mp.spawn(_two_process_worker, args=(_free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_two_process_worker, args=(free_port(), str(tmp_path)), nprocs=2, join=True)
     model = _model()
     full_loss = contrastive_backward(model, [_batch(6, seed=2)])
     expected = _grads(model)

@@ -15,7 +15,7 @@ from transformers import AutoModel, AutoProcessor
 
 from growclip_hf.data.benchmark.builder import build_benchmark
 
-from .run_helpers import cli_env, growclip, write_train_config
+from .run_helpers import cli_env, git_refs, growclip, write_train_config
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +52,7 @@ def test_main_job_grows_over_two_stages_and_reports(tmp_path, small_benchmark):
     assert "## Stages" in report and "chance" in report and (out / "zeroshot_top1_matrix.png").exists()
     # every stage is a revision of the local Hub in OUT/hub (branch, tag, its own model card and weights)
     repo = out / "hub" / "models" / "local" / "growclip"
-    refs = subprocess.run(
-        ["git", "--git-dir", str(repo), "for-each-ref", "--format=%(refname:short)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    assert {"main", "stage-0", "stage-1", "stage-0-v1", "stage-1-v1"} <= set(refs)
+    assert {"main", "stage-0", "stage-1", "stage-0-v1", "stage-1-v1"} <= git_refs(repo)
     files = subprocess.run(
         ["git", "--git-dir", str(repo), "ls-tree", "--name-only", "stage-1"], capture_output=True, text=True, check=True
     ).stdout.split()
@@ -78,13 +72,7 @@ def test_each_stage_is_pushed_when_it_ends(tmp_path, small_benchmark):
     pushed = [json.loads(line) for line in (tmp_path / "run" / "publish_log.jsonl").read_text().splitlines()]
     assert [record["stage"] for record in pushed] == [0, 1]
     repo = tmp_path / "hub" / "models" / "org" / "stream"
-    refs = subprocess.run(
-        ["git", "--git-dir", str(repo), "for-each-ref", "--format=%(refname:short)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    assert {"stage-0", "stage-1", "main"} <= set(refs)
+    assert {"stage-0", "stage-1", "main"} <= git_refs(repo)
 
 
 def test_existing_run_is_not_overwritten_without_resume(tmp_path, small_benchmark):

@@ -65,9 +65,10 @@ class GrowthPolicy:
         candidates, excluded = [], []
         for candidate in self.space.candidates(context.model.config):
             fits, params = budget.within(context.model.config, candidate.target, context.samples_seen, _grown)
-            (candidates if fits or not candidate.target else excluded).append(candidate)
-            if not fits and candidate.target:
-                excluded[-1] = {"name": candidate.name, "parameters": params}
+            if fits or not candidate.target:  # "keep" is always a candidate
+                candidates.append(candidate)
+            else:
+                excluded.append({"name": candidate.name, "parameters": params})
         record.update(budget_parameters=allowed, over_budget=excluded)
         if self.name == "random":
             choice = random.Random(context.seed).choice(candidates)
