@@ -4,10 +4,25 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OFFLINE := HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False
 
-.PHONY: setup run test lint format
+.PHONY: setup run test lint format bench-env bench-throughput bench-growth
 
 setup:
 	./scripts/bootstrap.sh
+
+# The benchmarks' own environment: open_clip needs torchvision, which imports only beside torch 2.14.1 (a CUDA build
+# that runs on the CPU; 5.5 GB, taken from local disk here). All three peers then run in one process on one torch.
+BENCH_VENV := .venv-bench
+bench-env:
+	./scripts/bootstrap.sh
+	VENV=$(CURDIR)/$(BENCH_VENV) TORCH_SPEC="torch==2.14.1 torchvision==0.29.1" EXTRA_SPECS="open_clip_torch==3.3.0" \
+		./scripts/bootstrap.sh
+
+# The two scripts that write docs/benchmarks.md (see the page for what each measures and how long it takes).
+bench-throughput: bench-env
+	$(OFFLINE) $(BENCH_VENV)/bin/python benchmarks/throughput.py --profile --compile --doc docs/benchmarks.md
+
+bench-growth: setup
+	$(OFFLINE) $(PY) benchmarks/growth_efficiency.py --seeds 0 1 --epochs 2 --doc docs/benchmarks.md
 
 run: setup
 	$(OFFLINE) $(VENV)/bin/growclip-hf run --scale default --output-dir outputs/run --resume

@@ -77,7 +77,11 @@ def test_each_stage_is_pushed_when_it_ends(tmp_path, small_benchmark):
 
 def test_existing_run_is_not_overwritten_without_resume(tmp_path, small_benchmark):
     config = write_train_config(tmp_path / "config.yaml", small_benchmark / "manifest.json", tmp_path / "run")
-    assert growclip(["train", str(config), "--set", "data.max_stages=1"], tmp_path).returncode == 0
+    first = growclip(["train", str(config), "--set", "data.max_stages=1", "--no-report"], tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    # --no-report trains and saves the stages, but evaluates nothing
+    assert (tmp_path / "run" / "stage-0" / "model.safetensors").is_file()
+    assert not (tmp_path / "run" / "report.md").exists() and not (tmp_path / "run" / "eval_results.json").exists()
     again = growclip(["train", str(config), "--set", "data.max_stages=1"], tmp_path)
     assert again.returncode != 0 and "--resume" in again.stderr
 
@@ -91,7 +95,7 @@ def test_sigkill_and_resume_matches_an_uninterrupted_run(tmp_path, small_benchma
     """Model, optimizer, data position and strategy state (CTP queues and momentum model, Mod-X old model)."""
     manifest = small_benchmark / "manifest.json"
     reference_config = write_train_config(tmp_path / "a.yaml", manifest, tmp_path / "uninterrupted", strategy)
-    reference_run = growclip(["train", str(reference_config)], tmp_path)
+    reference_run = growclip(["train", str(reference_config), "--no-report"], tmp_path)
     assert reference_run.returncode == 0, reference_run.stderr[-3000:]
 
     killed_config = write_train_config(tmp_path / "b.yaml", manifest, tmp_path / "killed", strategy)
@@ -116,7 +120,7 @@ def test_sigkill_and_resume_matches_an_uninterrupted_run(tmp_path, small_benchma
     assert killed_at is not None, "the run ended before it could be killed"
     assert not (tmp_path / "killed" / "stage-1").exists()
 
-    resumed = growclip(["train", str(killed_config), "--resume"], tmp_path)
+    resumed = growclip(["train", str(killed_config), "--resume", "--no-report"], tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-4000:]
     reference, result = _final_weights(tmp_path / "uninterrupted"), _final_weights(tmp_path / "killed")
     assert reference.keys() == result.keys()

@@ -30,7 +30,7 @@ def _train_and_report(settings: dict, output_dir: Path, resume: bool, accelerato
     run = build_run(settings, output_dir, resume=resume, accelerator=accelerator, publish=publish)
     run.run()
     accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
+    if accelerator.is_main_process and getattr(args, "report", True):
         from .run_report import write_run_report
 
         report, table = write_run_report(output_dir, settings["data"]["manifest"])
@@ -89,6 +89,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--hub-endpoint", default=None, help="Hub URL for --push-to (default: huggingface.co).")
     parser.add_argument("--resume", action="store_true", help="Continue from the newest checkpoint in --output-dir.")
+    parser.add_argument(
+        "--no-report",
+        dest="report",
+        action="store_false",
+        help="Train only: skip evaluating the stages, report.md and the local Hub (evaluate later: growclip-hf eval).",
+    )
     parser.add_argument(
         "--set",
         action="append",

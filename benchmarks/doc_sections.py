@@ -1,0 +1,53 @@
+"""docs/benchmarks.md is assembled from sections that each benchmark script owns and rewrites on its own.
+
+A section sits between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``; rewriting one leaves the others as they
+are, so the scripts can run separately (and on different days) and the page stays whole.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+HEADER = """# Benchmarks
+
+Every number on this page is written by a script in `benchmarks/`; each section names its command, machine and
+versions. Regenerate a section by running its command again.
+"""
+
+
+def machine() -> str:
+    """CPU model and core count, for the reader to judge absolute numbers."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_section(path: str | Path, name: str, text: str) -> None:
+    path = Path(path)
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{text.strip()}\n{end}"
+    page = path.read_text() if path.is_file() else HEADER
+    if start in page and end in page:
+        before, rest = page.split(start, 1)
+        page = before + block + rest.split(end, 1)[1]
+    else:
+        page = page.rstrip() + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page)

@@ -1,0 +1,279 @@
+"""Does growing pay? Compute to reach the same accuracy, accuracy at equal compute, and ablations of the growth
+choices, all measured on the embedded stream; writes its section of docs/benchmarks.md.
+
+Every configuration is a real ``growclip-hf run --scale default`` over the 6 chunks (plain sequential fine-tuning,
+the same data order for every configuration of a seed). Its final model is evaluated on the whole suite: mean
+zero-shot top-1 over the 10 tasks and image-to-text R@1 over the union of the chunks' test pairs. Compute is the
+analytic training FLOPs the run logged in ``stages.jsonl``, including the growth search's proxy training.
+
+- (a) compute to target: the auto-growth run against its final architecture trained from scratch. The scratch run
+  is repeated at more (or less) compute until it brackets the auto run's accuracy; the compute it needs is read off
+  by interpolating in log compute. Saving = 1 - auto compute / scratch compute.
+- (b) equal compute: auto against fixed-small (the starting architecture) and fixed-large (the auto run's final
+  architecture), both given the auto run's total compute by training more or fewer passes per chunk.
+- (c) ablations of the auto run: PIM with momentum 0/0.5/0.9/1 instead of function-preserving growth, no shared
+  encoder in the growth space, a hand-written schedule and a random choice instead of the search.
+
+Finished runs are kept in docs/growth_efficiency_runs.json and not redone.
+
+Run: .venv/bin/python benchmarks/growth_efficiency.py [--seeds 0 1] [--epochs 2] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from doc_sections import git_commit, machine, write_section  # noqa: E402
+from growth_efficiency_tables import efficiency_section  # noqa: E402
+
+# Both towers one layer deeper half-way through the stream: what a person would write without a search.
+HAND_SCHEDULE = [None, None, {"vision_config": {"num_hidden_layers": 3}, "text_config": {"num_hidden_layers": 3}}]
+GROWTH_RUNS = {
+    "auto": [],  # the search, function-preserving initialisation (the default)
+    "pim-0": ["growth.init=pim", "growth.momentum=0"],
+    "pim-0.5": ["growth.init=pim", "growth.momentum=0.5"],
+    "pim-0.9": ["growth.init=pim", "growth.momentum=0.9"],
+    "pim-1": ["growth.init=pim", "growth.momentum=1"],
+    "no-shared": ["growth.space.shared_depth_step=0"],
+    "schedule": ["growth.policy=schedule", f"growth.schedule={json.dumps(HAND_SCHEDULE)}"],
+    "random": ["growth.policy=random"],
+}
+ARCHITECTURE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "head_dim")
+SCRATCH_MULTIPLES = (2.0, 0.5)  # tried after 1x (= fixed-large): more compute if 1x falls short, else less
+
+
+class RunStore:
+    """Finished runs by key, saved after every run so an interrupted sweep resumes where it stopped."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.lock = threading.Lock()
+        self.runs = json.loads(path.read_text()) if path.is_file() else {}
+
+    def get(self, key: str) -> dict | None:
+        return self.runs.get(key)
+
+    def put(self, key: str, result: dict) -> None:
+        with self.lock:
+            self.runs[key] = result
+            self.path.write_text(json.dumps(self.runs, indent=1, sort_keys=True) + "\n")
+
+
+class Sweep:
+    def __init__(self, args):
+        self.args = args
+        self.out = Path(args.out)
+        self.data_dir = self.out / "data"
+        self.store = RunStore(Path(args.store))
+        self.threads = max(1, (os.cpu_count() or 1) // args.jobs)
+
+    def key(self, name: str, seed: int) -> str:
+        return f"{name}|seed{seed}|epochs{self.args.epochs:g}"
+
+    def run(self, name: str, seed: int, overrides: list[str], epochs: float) -> dict:
+        """One real training run (or its stored result) and the evaluation of its final model."""
+        key = self.key(name, seed)
+        if self.store.get(key):
+            return self.store.get(key)
+        folder = self.out / key.replace("|", "-")
+        command = [sys.executable, "-m", "growclip_hf.cli", "run", "--scale", "default", "--output-dir", str(folder)]
+        command += ["--data-dir", str(self.data_dir), "--seed", str(seed), "--no-report", "--resume"]
+        for item in [f"training.epochs_per_stage={epochs}", *overrides]:
+            command += ["--set", item]
+        started = time.perf_counter()
+        self._call(command, f"{key} training")
+        final = sorted(folder.glob("stage-*"), key=lambda p: int(p.name.split("-")[1]))[-1]
+        evaluation = folder / "final-eval"
+        manifest = self.data_dir / "manifest.json"
+        self._call(
+            [sys.executable, "-m", "growclip_hf.cli", "eval", str(final), "--output-dir", str(evaluation)]
+            + ["--data", str(manifest), "--no-plots"],
+            f"{key} evaluation",
+        )
+        result = summarise(folder, evaluation / "eval_results.json")
+        result.update(name=name, seed=seed, epochs=epochs, overrides=overrides)
+        result["seconds"] = time.perf_counter() - started
+        self.store.put(key, result)
+        print(
+            f"{key}: zero-shot {result['zeroshot_top1']:.1f}, i2t R@1 {result['i2t_R@1']:.2f}, "
+            f"{result['compute_flops']:.3g} FLOPs, {result['seconds']:.0f} s",
+            flush=True,
+        )
+        return result
+
+    def _call(self, command: list[str], what: str) -> None:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+        env |= {"GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": str(self.threads)}
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            raise RuntimeError(f"{what} failed ({' '.join(command)}):\n{result.stderr[-3000:]}")
+
+    def fixed(self, name: str, seed: int, auto: dict, architecture: dict, multiple: float = 1.0) -> dict:
+        """A fixed architecture given ``multiple`` times the auto run's compute (more or fewer passes per chunk)."""
+        per_pair = training_flops_per_pair(architecture)
+        pairs_per_epoch = auto["pairs_trained"] / self.args.epochs
+        epochs = round(multiple * auto["compute_flops"] / (per_pair * pairs_per_epoch), 4)
+        overrides = ["growth.policy=none", *architecture_overrides(architecture)]
+        return self.run(name, seed, overrides, epochs)
+
+
+def summarise(folder: Path, eval_file: Path) -> dict:
+    stages = [json.loads(line) for line in (folder / "stages.jsonl").read_text().splitlines() if line.strip()]
+    growths = [json.loads(line) for line in (folder / "growth_log.jsonl").read_text().splitlines() if line.strip()]
+    final = json.loads(eval_file.read_text())["stages"][-1]
+    zeroshot = [task["top1"] for task in final["zeroshot"].values()]
+    last = stages[-1]
+    return {
+        "zeroshot_top1": sum(zeroshot) / len(zeroshot),
+        "i2t_R@1": final["union_retrieval"]["i2t_R@1"],
+        "train_flops": last["train_flops"],
+        "search_flops": last["search_flops"],
+        "compute_flops": last["train_flops"] + last["search_flops"],
+        "pairs_trained": last["samples_seen"],
+        "parameters": final["parameters"],
+        "architecture": last["architecture"],
+        "growths": [describe_growth(g) for g in growths if g.get("target")],
+        "config": json.loads((sorted_stages(folder)[-1] / "config.json").read_text()),
+    }
+
+
+def sorted_stages(folder: Path) -> list[Path]:
+    return sorted(folder.glob("stage-*"), key=lambda p: int(p.name.split("-")[1]))
+
+
+def describe_growth(record: dict) -> str:
+    changes = []
+    for section, values in record["target"].items():
+        if isinstance(values, dict):
+            changes += [f"{section.split('_')[0]}.{key}={value}" for key, value in values.items()]
+        else:
+            changes.append(f"{section}={values}")
+    return f"stage {record['stage']}: " + ", ".join(changes)
+
+
+def architecture_of(config: dict) -> dict:
+    """The growable sizes of a saved config, in the nested shape of the model settings."""
+    architecture = {"projection_dim": config["projection_dim"]}
+    for tower in ("text_config", "vision_config", "shared_config"):
+        architecture[tower] = {k: config[tower][k] for k in ARCHITECTURE_KEYS if config[tower].get(k) is not None}
+    return architecture
+
+
+def architecture_overrides(architecture: dict) -> list[str]:
+    items = [f"model.projection_dim={architecture['projection_dim']}"]
+    for tower in ("text_config", "vision_config", "shared_config"):
+        items += [f"model.{tower}.{key}={value}" for key, value in architecture[tower].items()]
+    return items
+
+
+def training_flops_per_pair(architecture: dict) -> float:
+    from growclip_hf import GrowCLIPConfig
+    from growclip_hf.growth.flops import training_flops_per_pair as flops
+    from growclip_hf.training.presets import preset
+
+    model = preset("default")["model"]
+    nested = {tower: {**model[tower], **architecture[tower]} for tower in ("text_config", "vision_config")}
+    nested["shared_config"] = {**model["shared_config"], **architecture["shared_config"]}
+    return flops(GrowCLIPConfig(**nested, projection_dim=architecture["projection_dim"]))
+
+
+def starting_architecture() -> dict:
+    from growclip_hf.training.presets import preset
+
+    model = preset("default")["model"]
+    return architecture_of({**model, "shared_config": {**model["shared_config"]}})
+
+
+def scratch_points(sweep: Sweep, seed: int, auto: dict, large: dict) -> list[dict]:
+    """Scratch runs of the final architecture at 1x the auto compute, then 2x or 0.5x until the target is bracketed."""
+    architecture = architecture_of(auto["config"])
+    points = [large]
+    multiple = SCRATCH_MULTIPLES[0] if large["zeroshot_top1"] < auto["zeroshot_top1"] else SCRATCH_MULTIPLES[1]
+    points.append(sweep.fixed(f"scratch-x{multiple:g}", seed, auto, architecture, multiple))
+    return points
+
+
+def compute_to_target(target: float, points: list[dict], auto_compute: float) -> dict:
+    """Compute the scratch model needs to reach ``target``, interpolated in log compute, and the saving."""
+    ordered = sorted(points, key=lambda p: p["compute_flops"])
+    for low, high in zip(ordered, ordered[1:], strict=False):
+        if low["zeroshot_top1"] < target <= high["zeroshot_top1"]:
+            share = (target - low["zeroshot_top1"]) / (high["zeroshot_top1"] - low["zeroshot_top1"])
+            low_log, high_log = math.log(low["compute_flops"]), math.log(high["compute_flops"])
+            log_compute = low_log + share * (high_log - low_log)
+            needed = math.exp(log_compute)
+            return {"needed": needed, "saving": 1 - auto_compute / needed, "bound": None}
+    if all(p["zeroshot_top1"] < target for p in ordered):
+        most = ordered[-1]["compute_flops"]
+        return {"needed": None, "saving": 1 - auto_compute / most, "bound": "more than"}
+    least = ordered[0]["compute_flops"]
+    return {"needed": None, "saving": 1 - auto_compute / least, "bound": "less than"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--epochs", type=float, default=2.0, help="Passes per chunk of the growing runs.")
+    parser.add_argument("--jobs", type=int, default=2, help="Runs at once (threads are split between them).")
+    parser.add_argument("--out", default="outputs/growth_efficiency")
+    parser.add_argument("--store", default="docs/growth_efficiency_runs.json")
+    parser.add_argument("--doc", default="docs/benchmarks.md")
+    parser.add_argument("--only", nargs="+", default=None, help="Run only these growing configurations.")
+    args = parser.parse_args()
+    sweep = Sweep(args)
+    if not (sweep.data_dir / "manifest.json").is_file():
+        from growclip_hf.data.benchmark.builder import build_benchmark
+
+        build_benchmark(sweep.data_dir, scale="default", seed=0)
+    started = time.perf_counter()
+    names = args.only or list(GROWTH_RUNS)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        jobs = [
+            pool.submit(sweep.run, name, seed, GROWTH_RUNS[name], args.epochs) for seed in args.seeds for name in names
+        ]
+        growing = [job.result() for job in jobs]
+        autos = {r["seed"]: r for r in growing if r["name"] == "auto"}
+        small = starting_architecture()
+        fixed_jobs = {
+            (kind, seed): pool.submit(
+                sweep.fixed, f"fixed-{kind}", seed, auto, small if kind == "small" else architecture_of(auto["config"])
+            )
+            for seed, auto in autos.items()
+            for kind in ("small", "large")
+        }
+        fixed = {key: job.result() for key, job in fixed_jobs.items()}
+        scratch_jobs = {
+            seed: pool.submit(scratch_points, sweep, seed, auto, fixed[("large", seed)]) for seed, auto in autos.items()
+        }
+        scratch = {seed: job.result() for seed, job in scratch_jobs.items()}
+    targets = {
+        seed: compute_to_target(auto["zeroshot_top1"], scratch[seed], auto["compute_flops"])
+        for seed, auto in autos.items()
+    }
+    context = {
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "commit": git_commit(),
+        "command": " ".join(["benchmarks/growth_efficiency.py", *sys.argv[1:]]),
+        "hours": (time.perf_counter() - started) / 3600,
+        "epochs": args.epochs,
+    }
+    section = efficiency_section(growing, fixed, scratch, targets, context)
+    print(section)
+    write_section(args.doc, "growth-efficiency", section)
+
+
+if __name__ == "__main__":
+    main()

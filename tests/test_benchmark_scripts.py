@@ -1,0 +1,97 @@
+"""The benchmark scripts' own logic: the generated docs page, the compute-to-target read-off, the architecture
+hand-over to fixed-architecture runs, and the throughput script end to end at a tiny size."""
+
+import importlib
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from growclip_hf import GrowCLIPConfig, GrowCLIPModel
+from growclip_hf.growth.flops import training_flops_per_pair
+from growclip_hf.training.launch import apply_overrides
+from growclip_hf.training.presets import preset
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def scripts():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield {name: importlib.import_module(name) for name in ("doc_sections", "growth_efficiency")}
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_sections_are_replaced_in_place_and_others_kept(tmp_path, scripts):
+    write = scripts["doc_sections"].write_section
+    page = tmp_path / "benchmarks.md"
+    write(page, "throughput", "old numbers")
+    write(page, "growth", "growth numbers")
+    write(page, "throughput", "new numbers")
+    text = page.read_text()
+    assert text.startswith("# Benchmarks")
+    assert "new numbers" in text and "old numbers" not in text and "growth numbers" in text
+    assert text.count("<!-- throughput:start -->") == 1
+    assert text.index("new numbers") < text.index("growth numbers")  # kept its place
+
+
+def _point(multiple: float, zeroshot: float) -> dict:
+    return {"compute_flops": multiple * 1e12, "zeroshot_top1": zeroshot}
+
+
+def test_compute_to_target_interpolates_in_log_compute(scripts):
+    read_off = scripts["growth_efficiency"].compute_to_target
+    result = read_off(25.0, [_point(2.0, 30.0), _point(1.0, 20.0)], auto_compute=1e12)
+    assert result["bound"] is None
+    assert result["needed"] == pytest.approx(math.sqrt(2) * 1e12)  # half-way in log compute
+    assert result["saving"] == pytest.approx(1 - 1 / math.sqrt(2))
+
+
+def test_compute_to_target_reports_bounds_outside_the_runs(scripts):
+    read_off = scripts["growth_efficiency"].compute_to_target
+    short = read_off(40.0, [_point(1.0, 20.0), _point(2.0, 30.0)], auto_compute=1e12)
+    assert short["bound"] == "more than" and short["saving"] == pytest.approx(0.5)
+    beyond = read_off(10.0, [_point(1.0, 20.0), _point(0.5, 15.0)], auto_compute=1e12)
+    assert beyond["bound"] == "less than" and beyond["saving"] == pytest.approx(-1.0)
+
+
+def test_a_grown_architecture_is_rebuilt_from_the_overrides(scripts):
+    """fixed-large trains the auto run's final architecture from scratch: the settings must rebuild it exactly."""
+    module = scripts["growth_efficiency"]
+    model = preset("default")["model"]
+    base = GrowCLIPConfig(**{**model, "text_config": {**model["text_config"], "vocab_size": 64}})
+    target = {"text_config": {"num_attention_heads": 6, "hidden_size": 192}}
+    target |= {"vision_config": {"num_hidden_layers": 3}, "shared_config": {"num_hidden_layers": 1}}
+    grown = GrowCLIPModel(base).grow(target, init="random", seed=0).config
+    architecture = module.architecture_of(grown.to_dict())
+    rebuilt = apply_overrides(preset("default"), module.architecture_overrides(architecture))["model"]
+    rebuilt["text_config"]["vocab_size"] = 64
+    config = GrowCLIPConfig(**rebuilt)
+    assert config.text_config.head_dim == grown.text_config.head_dim  # explicit after head growth
+    assert sum(p.numel() for p in GrowCLIPModel(config).parameters()) == sum(
+        p.numel() for p in GrowCLIPModel(grown).parameters()
+    )
+    assert module.training_flops_per_pair(architecture) == pytest.approx(training_flops_per_pair(grown))
+
+
+def test_throughput_script_runs_and_explains_a_missing_peer(tmp_path):
+    """In the test environment open_clip cannot import (no torchvision): the table still has both HF models."""
+    page = tmp_path / "benchmarks.md"
+    command = [sys.executable, str(BENCHMARKS / "throughput.py"), "--width", "32", "--layers", "1", "--heads", "2"]
+    command += ["--batch-size", "4", "--rounds", "2", "--steps", "1", "--profile", "--fused-qkv", "--doc", str(page)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = page.read_text()
+    assert "| GrowCLIPModel |" in text and "| transformers CLIPModel |" in text
+    assert "| GrowCLIPModel, fused QKV (experiment) |" in text  # checked to compute the same logits first
+    ratio_cell = text.split("| transformers CLIPModel |")[1].splitlines()[0].split("|")[-2]
+    assert ratio_cell.strip().endswith("]") and "x [" in ratio_cell  # median [min-max] over the rounds
+    try:
+        import open_clip  # noqa: F401
+    except Exception:
+        assert "open_clip skipped:" in text
+    assert "aten::" in text  # the profile table names operators
