@@ -290,6 +290,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="Round-robin passes over the models.")
     parser.add_argument("--steps", type=int, default=4, help="Timed steps per model and round.")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--matmul-size", type=int, default=1024, help="Side of the square matmul that sets the peak.")
     parser.add_argument("--compile", action="store_true", help="Add a torch.compile'd GrowCLIPModel row.")
     parser.add_argument("--fused-qkv", action="store_true", help="Add a row with query/key/value fused (experiment).")
     parser.add_argument("--profile", action="store_true", help="Add a table of each model's largest operators.")
@@ -300,9 +301,9 @@ def main() -> None:
     batch = make_batch(args.batch_size)
     peers, skipped = build_peers(config, args.compile, args.fused_qkv)
     check_same_function(peers, batch)
-    peak = matmul_peak()
+    peak = matmul_peak(args.matmul_size)
     measure(peers, batch, args.rounds, args.steps)
-    peak = (peak + matmul_peak()) / 2  # before and after, against drift
+    peak = (peak + matmul_peak(args.matmul_size)) / 2  # before and after, against drift
     params = sum(p.numel() for p in peers[0].model.parameters())
     flags = " ".join(arg for arg in sys.argv[1:] if not arg.startswith("--doc") and "benchmarks.md" not in arg)
     section = f"""## Throughput: GrowCLIPModel, transformers' CLIPModel and open_clip
@@ -316,7 +317,7 @@ Architecture: both towers {args.layers} layers, width {args.width}, {args.heads}
 A training step is forward, symmetric contrastive loss, backward and AdamW; inference embeds the batch's images
 and captions. Times are medians over {args.rounds} interleaved rounds of {args.steps} steps per model; the last
 column is the median [min-max] of GrowCLIPModel's speed over the other model's within each round. MFU counts
-matrix-product FLOPs against a plain fp32 1024^3 matmul in the same process: {peak / 1e9:.0f} GFLOP/s.
+matrix-product FLOPs against a plain fp32 {args.matmul_size}^3 matmul in the same process: {peak / 1e9:.0f} GFLOP/s.
 
 {table(peers, config, args.batch_size, peak)}
 """

@@ -82,7 +82,9 @@ def test_throughput_script_runs_and_explains_a_missing_peer(tmp_path):
     """In the test environment open_clip cannot import (no torchvision): the table still has both HF models."""
     page = tmp_path / "benchmarks.md"
     command = [sys.executable, str(BENCHMARKS / "throughput.py"), "--width", "32", "--layers", "1", "--heads", "2"]
-    command += ["--batch-size", "4", "--rounds", "2", "--steps", "1", "--profile", "--fused-qkv", "--doc", str(page)]
+    command += ["--batch-size", "4", "--rounds", "2", "--steps", "1", "--profile", "--fused-qkv"]
+    command += ["--matmul-size", "128"]
+    command += ["--doc", str(page)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     text = page.read_text()
