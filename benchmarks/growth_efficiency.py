@@ -51,7 +51,8 @@ GROWTH_RUNS = {
     "random": ["growth.policy=random"],
 }
 ARCHITECTURE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "head_dim")
-SCRATCH_MULTIPLES = (2.0, 0.5)  # tried after 1x (= fixed-large): more compute if 1x falls short, else less
+# Tried in turn after 1x (= fixed-large) until the auto run's accuracy is bracketed: more compute if 1x falls short.
+SCRATCH_MORE, SCRATCH_LESS = (2.0, 4.0), (0.5, 0.25)
 
 
 class RunStore:
@@ -78,6 +79,7 @@ class Sweep:
         self.data_dir = self.out / "data"
         self.store = RunStore(Path(args.store))
         self.threads = max(1, (os.cpu_count() or 1) // args.jobs)
+        self.used: dict[str, dict] = {}  # the runs this invocation reports, stored or new
 
     def key(self, name: str, seed: int) -> str:
         return f"{name}|seed{seed}|epochs{self.args.epochs:g}"
@@ -86,7 +88,8 @@ class Sweep:
         """One real training run (or its stored result) and the evaluation of its final model."""
         key = self.key(name, seed)
         if self.store.get(key):
-            return self.store.get(key)
+            self.used[key] = self.store.get(key)
+            return self.used[key]
         folder = self.out / key.replace("|", "-")
         command = [sys.executable, "-m", "growclip_hf.cli", "run", "--scale", "default", "--output-dir", str(folder)]
         command += ["--data-dir", str(self.data_dir), "--seed", str(seed), "--no-report", "--resume"]
@@ -106,6 +109,7 @@ class Sweep:
         result.update(name=name, seed=seed, epochs=epochs, overrides=overrides)
         result["seconds"] = time.perf_counter() - started
         self.store.put(key, result)
+        self.used[key] = result
         print(
             f"{key}: zero-shot {result['zeroshot_top1']:.1f}, i2t R@1 {result['i2t_R@1']:.2f}, "
             f"{result['compute_flops']:.3g} FLOPs, {result['seconds']:.0f} s",
@@ -197,11 +201,17 @@ def starting_architecture() -> dict:
 
 
 def scratch_points(sweep: Sweep, seed: int, auto: dict, large: dict) -> list[dict]:
-    """Scratch runs of the final architecture at 1x the auto compute, then 2x or 0.5x until the target is bracketed."""
+    """Scratch runs of the final architecture at 1x the auto compute, then 2x, 4x (or 0.5x, 0.25x) until the auto
+    run's accuracy is bracketed."""
     architecture = architecture_of(auto["config"])
+    target = auto["zeroshot_top1"]
     points = [large]
-    multiple = SCRATCH_MULTIPLES[0] if large["zeroshot_top1"] < auto["zeroshot_top1"] else SCRATCH_MULTIPLES[1]
-    points.append(sweep.fixed(f"scratch-x{multiple:g}", seed, auto, architecture, multiple))
+    short = large["zeroshot_top1"] < target
+    for multiple in SCRATCH_MORE if short else SCRATCH_LESS:
+        point = sweep.fixed(f"scratch-x{multiple:g}", seed, auto, architecture, multiple)
+        points.append(point)
+        if (point["zeroshot_top1"] >= target) == short:
+            break
     return points
 
 
@@ -237,7 +247,6 @@ def main() -> None:
         from growclip_hf.data.benchmark.builder import build_benchmark
 
         build_benchmark(sweep.data_dir, scale="default", seed=0)
-    started = time.perf_counter()
     names = args.only or list(GROWTH_RUNS)
     with ThreadPoolExecutor(args.jobs) as pool:
         jobs = [
@@ -267,7 +276,8 @@ def main() -> None:
         "machine": machine(),
         "commit": git_commit(),
         "command": " ".join(["benchmarks/growth_efficiency.py", *sys.argv[1:]]),
-        "hours": (time.perf_counter() - started) / 3600,
+        "runs": len(sweep.used),
+        "run_hours": sum(run["seconds"] for run in sweep.used.values()) / 3600,
         "epochs": args.epochs,
     }
     section = efficiency_section(growing, fixed, scratch, targets, context)

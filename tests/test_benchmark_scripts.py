@@ -97,3 +97,42 @@ def test_throughput_script_runs_and_explains_a_missing_peer(tmp_path):
     except Exception:
         assert "open_clip skipped:" in text
     assert "aten::" in text  # the profile table names operators
+
+
+class _ScratchRuns:
+    """Stands in for the sweep's training runs (minutes each): zero-shot as a given function of the multiple."""
+
+    def __init__(self, accuracy):
+        self.accuracy, self.multiples = accuracy, []
+
+    def fixed(self, name, seed, auto, architecture, multiple):
+        self.multiples.append(multiple)
+        return {"compute_flops": multiple * auto["compute_flops"], "zeroshot_top1": self.accuracy(multiple)}
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "expected"),
+    [
+        (lambda m: 20 + 4 * m, [2.0, 4.0]),  # short at 1x and 2x, past the target at 4x
+        (lambda m: 25 + 4 * m, [2.0]),  # past it at 2x
+        (lambda m: 10 + 20 * m, [0.5]),  # reaches it at 1x, short at 0.5x
+        (lambda m: 40 - m, [0.5, 0.25]),  # above it everywhere: every smaller multiple, then a bound
+    ],
+)
+def test_scratch_runs_stop_once_the_target_is_bracketed(scripts, monkeypatch, accuracy, expected):
+    module = scripts["growth_efficiency"]
+    monkeypatch.setattr(module, "architecture_of", lambda config: {})
+    auto = {"zeroshot_top1": 30.0, "compute_flops": 1e12, "config": {}}
+    runs = _ScratchRuns(accuracy)
+    points = module.scratch_points(runs, 0, auto, {"compute_flops": 1e12, "zeroshot_top1": accuracy(1.0)})
+    assert runs.multiples == expected
+    assert len(points) == 1 + len(expected)
+
+
+def test_saving_summary_states_what_holds_for_every_seed(scripts):
+    summary = importlib.import_module("growth_efficiency_tables").saving_summary
+    exact = [{"saving": 0.30, "bound": None}, {"saving": 0.40, "bound": None}]
+    assert summary(exact) == "35 ± 7%"
+    bounded = [{"saving": 0.39, "bound": None}, {"saving": 0.75, "bound": "more than"}]
+    assert summary(bounded) == "at least +39% in every seed"
+    assert summary([{"saving": 0.2, "bound": "more than"}, {"saving": -0.1, "bound": "less than"}]).startswith("seeds")

@@ -191,3 +191,16 @@ def test_fresh_weights_follow_clips_initialisation_scheme():
         else:
             tolerance = 0.1 if expected.numel() >= 1000 else 0.3
             assert parameter.std().item() == pytest.approx(expected.std().item(), rel=tolerance), name
+
+
+def test_compiles_as_one_graph_and_matches_eager(shared_model):
+    """Input checks and the padding shortcut read values back; under torch.compile they must not split the graph."""
+    texts = text_batch(batch=3)
+    pixels = pixel_batch(batch=3)
+    torch._dynamo.reset()
+    compiled = torch.compile(shared_model, fullgraph=True, backend="eager")  # tracing only: no C++ build
+    with torch.no_grad():
+        eager = shared_model(**texts, pixel_values=pixels, return_loss=True)
+        traced = compiled(**texts, pixel_values=pixels, return_loss=True)
+    torch.testing.assert_close(traced.logits_per_image, eager.logits_per_image, atol=1e-5, rtol=0)
+    torch.testing.assert_close(traced.loss, eager.loss, atol=1e-5, rtol=0)

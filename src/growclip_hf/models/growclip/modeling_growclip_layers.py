@@ -20,12 +20,14 @@ def resolved_head_dim(config) -> int:
 def text_attention_mask(attention_mask: torch.Tensor | None, seq_len: int, device: torch.device) -> torch.Tensor | None:
     """Boolean [batch, 1, seq, seq] mask (True = may attend) combining causality with padding.
 
-    Returns None when nothing is padded, so attention can use SDPA's fused causal path. Every position may always
-    attend to itself, so a fully padded query row (left padding) yields finite values instead of NaN; rows of real
-    tokens are unaffected because they attend to themselves anyway.
+    Returns None when nothing is padded (outside ``torch.compile``), so attention can use SDPA's fused causal path.
+    Every position may always attend to itself, so a fully padded query row (left padding) yields finite values
+    instead of NaN; rows of real tokens are unaffected because they attend to themselves anyway.
     """
-    if attention_mask is None or bool(attention_mask.all()):
+    if attention_mask is None:
         return None
+    if not torch.compiler.is_compiling() and bool(attention_mask.all()):
+        return None  # eager only: a data-dependent branch would split a compiled graph; the mask is exact anyway
     causal = torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()
     keys = attention_mask.to(device=device, dtype=torch.bool)[:, None, None, :]
     diagonal = torch.eye(seq_len, dtype=torch.bool, device=device)
