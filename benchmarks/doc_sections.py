@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 
 HEADER = """# Benchmarks
 
-Every number on this page is written by a script in `benchmarks/`; each section names its command, machine and
-versions. Regenerate a section by running its command again.
+Every number on this page is written by a script in `benchmarks/`; each section names its command, machine,
+versions and commit. `make bench-throughput` (about 10 minutes, in the `.venv-bench` environment that
+`make bench-env` builds: see [installation](installation.md)) and `make bench-growth` (about 2 hours of training
+runs on 2 cores) regenerate their sections. The growth sweep keeps every finished run in
+`docs/growth_efficiency_runs.json` and reuses it: move that file away (or pass `--store`) to measure again.
 """
+SECTION_START = re.compile(r"<!-- [\w-]+:start -->")
 
 
 def machine() -> str:
@@ -44,6 +49,8 @@ def write_section(path: str | Path, name: str, text: str) -> None:
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     block = f"{start}\n{text.strip()}\n{end}"
     page = path.read_text() if path.is_file() else HEADER
+    first = SECTION_START.search(page)
+    page = HEADER + "\n" + page[first.start() :] if first else HEADER  # the header always as written here
     if start in page and end in page:
         before, rest = page.split(start, 1)
         page = before + block + rest.split(end, 1)[1]

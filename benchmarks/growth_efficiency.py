@@ -232,6 +232,14 @@ def compute_to_target(target: float, points: list[dict], auto_compute: float) ->
     return {"needed": None, "saving": 1 - auto_compute / least, "bound": "less than"}
 
 
+def library_versions() -> str:
+    import accelerate
+    import torch
+    import transformers
+
+    return f"torch {torch.__version__}, transformers {transformers.__version__}, accelerate {accelerate.__version__}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -274,6 +282,7 @@ def main() -> None:
     context = {
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
+        "versions": library_versions(),
         "commit": git_commit(),
         "command": " ".join(["benchmarks/growth_efficiency.py", *sys.argv[1:]]),
         "runs": len(sweep.used),

@@ -123,7 +123,8 @@ def efficiency_section(growing: list[dict], fixed: dict, scratch: dict, targets:
     seeds = ", ".join(str(s) for s in sorted(autos))
     return f"""## Growth efficiency on the embedded stream
 
-Measured {context["date"]} on {context["machine"]}, commit {context["commit"]}: {len(autos)} seeds ({seeds}), the
+Written {context["date"]} on {context["machine"]} at commit {context["commit"]} ({context["versions"]}):
+{len(autos)} seeds ({seeds}), the
 growing runs train {context["epochs"]:g} passes per chunk over the 6 chunks (`growclip-hf run --scale default`,
 sequential fine-tuning); the {context["runs"]} runs took {context["run_hours"]:.1f} h (training and evaluation,
 summed over runs; `--jobs 2` runs two at a time).

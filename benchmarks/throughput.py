@@ -6,7 +6,7 @@ machine load hits every model alike and the ratios stay fair.
 open_clip needs torchvision, which imports only beside torch 2.14.1 here: run this script in the benchmark
 environment that ``make bench-env`` builds (``.venv-bench``). In an environment without open_clip its row says why.
 
-Run: .venv-bench/bin/python benchmarks/throughput.py [--batch-size 64] [--rounds 5] [--steps 4] [--threads 2]
+Run: .venv-bench/bin/python benchmarks/throughput.py [--batch-size 64] [--rounds 10] [--steps 4] [--threads 2]
      [--compile] [--profile] [--doc docs/benchmarks.md]
 """
 
@@ -287,7 +287,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=5, help="Round-robin passes over the models.")
+    parser.add_argument("--rounds", type=int, default=10, help="Round-robin passes over the models.")
     parser.add_argument("--steps", type=int, default=4, help="Timed steps per model and round.")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--matmul-size", type=int, default=1024, help="Side of the square matmul that sets the peak.")

@@ -37,6 +37,10 @@ def test_sections_are_replaced_in_place_and_others_kept(tmp_path, scripts):
     assert "new numbers" in text and "old numbers" not in text and "growth numbers" in text
     assert text.count("<!-- throughput:start -->") == 1
     assert text.index("new numbers") < text.index("growth numbers")  # kept its place
+    page.write_text(text.replace("# Benchmarks", "# An outdated header", 1))
+    write(page, "growth", "newer growth numbers")
+    assert page.read_text().startswith("# Benchmarks") and "outdated" not in page.read_text()
+    assert "new numbers" in page.read_text()
 
 
 def _point(multiple: float, zeroshot: float) -> dict:
