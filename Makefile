@@ -19,7 +19,7 @@ bench-env:
 
 # The two scripts that write docs/benchmarks.md (see the page for what each measures and how long it takes).
 bench-throughput: bench-env
-	$(OFFLINE) $(BENCH_VENV)/bin/python benchmarks/throughput.py --profile --compile --doc docs/benchmarks.md
+	$(OFFLINE) $(BENCH_VENV)/bin/python benchmarks/throughput.py --profile --compile --fused-qkv --doc docs/benchmarks.md
 
 bench-growth: setup
 	$(OFFLINE) $(PY) benchmarks/growth_efficiency.py --seeds 0 1 --epochs 2 --doc docs/benchmarks.md
