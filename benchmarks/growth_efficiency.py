@@ -97,7 +97,7 @@ class Sweep:
             command += ["--set", item]
         started = time.perf_counter()
         self._call(command, f"{key} training")
-        final = sorted(folder.glob("stage-*"), key=lambda p: int(p.name.split("-")[1]))[-1]
+        final = sorted_stages(folder)[-1]
         evaluation = folder / "final-eval"
         manifest = self.data_dir / "manifest.json"
         self._call(
