@@ -36,6 +36,19 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
+def library_versions(*names: str) -> str:
+    """``name version`` of each importable package, in order; packages that do not import are left out."""
+    import importlib
+
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {importlib.import_module(name).__version__}")
+        except Exception:  # e.g. open_clip beside the CPU torch: torchvision fails to import
+            continue
+    return ", ".join(found)
+
+
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)

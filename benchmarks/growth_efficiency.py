@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from doc_sections import git_commit, machine, write_section  # noqa: E402
+from doc_sections import git_commit, library_versions, machine, write_section  # noqa: E402
 from growth_efficiency_tables import efficiency_section  # noqa: E402
 
 # Both towers one layer deeper half-way through the stream: what a person would write without a search.
@@ -97,7 +97,9 @@ class Sweep:
             command += ["--set", item]
         started = time.perf_counter()
         self._call(command, f"{key} training")
-        final = sorted_stages(folder)[-1]
+        from growclip_hf.evaluation.runs import discover_stages
+
+        final = discover_stages(folder)[-1].path
         evaluation = folder / "final-eval"
         manifest = self.data_dir / "manifest.json"
         self._call(
@@ -105,7 +107,7 @@ class Sweep:
             + ["--data", str(manifest), "--no-plots"],
             f"{key} evaluation",
         )
-        result = summarise(folder, evaluation / "eval_results.json")
+        result = summarise(folder, final, evaluation / "eval_results.json")
         result.update(name=name, seed=seed, epochs=epochs, overrides=overrides)
         result["seconds"] = time.perf_counter() - started
         self.store.put(key, result)
@@ -133,9 +135,10 @@ class Sweep:
         return self.run(name, seed, overrides, epochs)
 
 
-def summarise(folder: Path, eval_file: Path) -> dict:
+def summarise(folder: Path, final_stage: Path, eval_file: Path) -> dict:
+    from growclip_hf.evaluation.runs import read_growth_log
+
     stages = [json.loads(line) for line in (folder / "stages.jsonl").read_text().splitlines() if line.strip()]
-    growths = [json.loads(line) for line in (folder / "growth_log.jsonl").read_text().splitlines() if line.strip()]
     final = json.loads(eval_file.read_text())["stages"][-1]
     zeroshot = [task["top1"] for task in final["zeroshot"].values()]
     last = stages[-1]
@@ -148,13 +151,9 @@ def summarise(folder: Path, eval_file: Path) -> dict:
         "pairs_trained": last["samples_seen"],
         "parameters": final["parameters"],
         "architecture": last["architecture"],
-        "growths": [describe_growth(g) for g in growths if g.get("target")],
-        "config": json.loads((sorted_stages(folder)[-1] / "config.json").read_text()),
+        "growths": [describe_growth(g) for g in read_growth_log(folder) if g.get("target")],
+        "config": json.loads((final_stage / "config.json").read_text()),
     }
-
-
-def sorted_stages(folder: Path) -> list[Path]:
-    return sorted(folder.glob("stage-*"), key=lambda p: int(p.name.split("-")[1]))
 
 
 def describe_growth(record: dict) -> str:
@@ -183,21 +182,20 @@ def architecture_overrides(architecture: dict) -> list[str]:
 
 
 def training_flops_per_pair(architecture: dict) -> float:
+    """Per-pair training FLOPs of the model a run with ``architecture_overrides(architecture)`` builds."""
     from growclip_hf import GrowCLIPConfig
     from growclip_hf.growth.flops import training_flops_per_pair as flops
+    from growclip_hf.training.launch import apply_overrides
     from growclip_hf.training.presets import preset
 
-    model = preset("default")["model"]
-    nested = {tower: {**model[tower], **architecture[tower]} for tower in ("text_config", "vision_config")}
-    nested["shared_config"] = {**model["shared_config"], **architecture["shared_config"]}
-    return flops(GrowCLIPConfig(**nested, projection_dim=architecture["projection_dim"]))
+    model = apply_overrides(preset("default"), architecture_overrides(architecture))["model"]
+    return flops(GrowCLIPConfig(**model))
 
 
 def starting_architecture() -> dict:
     from growclip_hf.training.presets import preset
 
-    model = preset("default")["model"]
-    return architecture_of({**model, "shared_config": {**model["shared_config"]}})
+    return architecture_of(preset("default")["model"])
 
 
 def scratch_points(sweep: Sweep, seed: int, auto: dict, large: dict) -> list[dict]:
@@ -230,14 +228,6 @@ def compute_to_target(target: float, points: list[dict], auto_compute: float) ->
         return {"needed": None, "saving": 1 - auto_compute / most, "bound": "more than"}
     least = ordered[0]["compute_flops"]
     return {"needed": None, "saving": 1 - auto_compute / least, "bound": "less than"}
-
-
-def library_versions() -> str:
-    import accelerate
-    import torch
-    import transformers
-
-    return f"torch {torch.__version__}, transformers {transformers.__version__}, accelerate {accelerate.__version__}"
 
 
 def main() -> None:
@@ -282,7 +272,7 @@ def main() -> None:
     context = {
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
-        "versions": library_versions(),
+        "versions": library_versions("torch", "transformers", "accelerate"),
         "commit": git_commit(),
         "command": " ".join(["benchmarks/growth_efficiency.py", *sys.argv[1:]]),
         "runs": len(sweep.used),

@@ -25,13 +25,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import torch  # noqa: E402
-import transformers  # noqa: E402
 
 from growclip_hf import GrowCLIPConfig, GrowCLIPModel  # noqa: E402
 from growclip_hf.growth.flops import forward_flops_per_pair, training_flops_per_pair  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doc_sections import git_commit, machine, write_section  # noqa: E402
+from doc_sections import git_commit, library_versions, machine, write_section  # noqa: E402
 
 TEXT_TOKENS = 32
 IMAGE_SIZE = 64
@@ -270,17 +269,6 @@ def profile_table(peers: list[Peer], batch: dict, top: int = 6) -> str:
     return "\n".join(lines)
 
 
-def versions() -> str:
-    parts = [f"torch {torch.__version__}", f"transformers {transformers.__version__}"]
-    try:
-        import open_clip
-
-        parts.append(f"open_clip {open_clip.__version__}")
-    except Exception:
-        pass
-    return ", ".join(parts)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=64)
@@ -309,7 +297,7 @@ def main() -> None:
     section = f"""## Throughput: GrowCLIPModel, transformers' CLIPModel and open_clip
 
 Measured {datetime.date.today().isoformat()} on {machine()}, commit {git_commit()}; {args.threads} threads, CPU fp32;
-{versions()}.
+{library_versions("torch", "transformers", "open_clip")}.
 Command: `.venv-bench/bin/python benchmarks/throughput.py {flags}`
 
 Architecture: both towers {args.layers} layers, width {args.width}, {args.heads} heads, MLP {4 * args.width};
