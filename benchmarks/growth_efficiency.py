@@ -185,15 +185,15 @@ def training_flops_per_pair(architecture: dict) -> float:
     """Per-pair training FLOPs of the model a run with ``architecture_overrides(architecture)`` builds."""
     from growclip_hf import GrowCLIPConfig
     from growclip_hf.growth.flops import training_flops_per_pair as flops
-    from growclip_hf.training.launch import apply_overrides
-    from growclip_hf.training.presets import preset
+    from growclip_hf.stages.launch import apply_overrides
+    from growclip_hf.stages.presets import preset
 
     model = apply_overrides(preset("default"), architecture_overrides(architecture))["model"]
     return flops(GrowCLIPConfig(**model))
 
 
 def starting_architecture() -> dict:
-    from growclip_hf.training.presets import preset
+    from growclip_hf.stages.presets import preset
 
     return architecture_of(preset("default")["model"])
 

@@ -11,8 +11,8 @@ import pytest
 
 from growclip_hf import GrowCLIPConfig, GrowCLIPModel
 from growclip_hf.growth.flops import training_flops_per_pair
-from growclip_hf.training.launch import apply_overrides
-from growclip_hf.training.presets import preset
+from growclip_hf.stages.launch import apply_overrides
+from growclip_hf.stages.presets import preset
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 

@@ -2,7 +2,7 @@
 
 import torch
 
-from growclip_hf.growth import is_no_decay_parameter, transfer_optimizer
+from growclip_hf.training import is_no_decay_parameter, transfer_optimizer
 
 from .helpers import pixel_batch, text_batch
 

@@ -6,7 +6,7 @@ from PIL import Image
 from transformers import AutoProcessor, AutoTokenizer, pipeline
 
 from growclip_hf import GrowCLIPModel, GrowCLIPProcessor, build_processor, train_tokenizer
-from growclip_hf.smoke import SMOKE_LABELS, shape_image
+from growclip_hf.stages.smoke import SMOKE_LABELS, shape_image
 
 from .helpers import perturb_, tiny_config
 

@@ -7,7 +7,8 @@ import torch
 import torch.multiprocessing as mp
 
 from growclip_hf import GrowCLIPModel
-from growclip_hf.training import contrastive_backward, global_contrastive_loss, warmup_cosine
+from growclip_hf.objective import contrastive_backward, global_contrastive_loss
+from growclip_hf.training import warmup_cosine
 
 from .helpers import perturb_, pixel_batch, text_batch, tiny_config
 from .run_helpers import free_port

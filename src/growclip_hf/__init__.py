@@ -14,9 +14,9 @@ from .models.growclip import (
     GrowCLIPVisionConfig,
 )
 from .models.growclip.processing_growclip import GrowCLIPProcessor
-from .processing import build_image_processor, build_processor
-from .registration import register_auto_classes
-from .tokenization import train_tokenizer
+from .models.processing import build_image_processor, build_processor
+from .models.registration import register_auto_classes
+from .models.tokenization import train_tokenizer
 
 __version__ = "0.1.0"
 

@@ -6,12 +6,13 @@ import argparse
 import os
 import sys
 
+from .data.benchmark.assets import MissingExtraError
 from .data.cli import add_data_commands
 from .demo.cli import add_demo_command
 from .evaluation.cli import add_eval_command
 from .growth.cli import add_grow_command
 from .hub.cli import add_hub_commands
-from .training.cli import add_training_commands
+from .stages.cli import add_training_commands
 
 
 def _offline_defaults() -> None:
@@ -21,7 +22,7 @@ def _offline_defaults() -> None:
 
 
 def _cmd_smoke(args: argparse.Namespace) -> int:
-    from .smoke import run_smoke
+    from .stages.smoke import run_smoke
 
     run_smoke(args.output_dir, seed=args.seed)
     return 0
@@ -50,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     _offline_defaults()
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except MissingExtraError as error:  # one line that says which pip install to run, not a traceback
+        print(f"growclip-hf {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

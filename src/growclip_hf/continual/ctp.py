@@ -19,7 +19,7 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 from torch.nn import functional as F
 
-from ..training.losses import gather_with_grad
+from ..objective import gather_with_grad
 from .base import (
     ContinualStrategy,
     embed_pair,

@@ -1,5 +1,20 @@
-"""Growth beyond the model files: optimizer-state transfer (and, later, the growth space and search)."""
+"""Growth decisions: the growth space, the parameter budget, FLOPs, the policies and the data-aware search.
 
-from .optimizer_transfer import is_no_decay_parameter, transfer_optimizer
+The search receives the function that trains a candidate from its caller (``training.ProxyTrainer`` in the stage
+loop), so this package never imports the step engine.
+"""
 
-__all__ = ["is_no_decay_parameter", "transfer_optimizer"]
+from .policies import POLICIES, GrowthPolicy, StageContext
+from .search import SearchSettings, run_search
+from .space import Candidate, GrowthBudget, GrowthSpace
+
+__all__ = [
+    "POLICIES",
+    "Candidate",
+    "GrowthBudget",
+    "GrowthPolicy",
+    "GrowthSpace",
+    "SearchSettings",
+    "StageContext",
+    "run_search",
+]

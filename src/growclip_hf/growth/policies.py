@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..models.growclip.growth_targets_growclip import grown_config
@@ -19,12 +20,11 @@ class StageContext:
 
     stage: int
     model: object
-    optimizer: object
     samples_seen: int
     stage_flops: float
-    learning_rate: float
     seed: int
-    proxy_batches: list = field(default_factory=list)
+    train_candidate: Callable | None = None  # (candidate, steps) -> None; given by the caller for ``auto``
+    pairs_per_step: int = 0
     heldout: dict | None = None
 
 
@@ -73,13 +73,14 @@ class GrowthPolicy:
         if self.name == "random":
             choice = random.Random(context.seed).choice(candidates)
             return {**record, "target": choice.target or None, "choice": choice.name}
+        if context.train_candidate is None or context.heldout is None:
+            raise ValueError("The auto policy needs train_candidate and heldout in its StageContext.")
         result = run_search(
             context.model,
-            context.optimizer,
             candidates,
-            context.proxy_batches,
+            context.train_candidate,
+            context.pairs_per_step,
             context.heldout,
-            context.learning_rate,
             context.stage_flops,
             self.search,
             seed=context.seed,

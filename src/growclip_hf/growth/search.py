@@ -1,27 +1,26 @@
 """Data-aware architecture search: train each candidate briefly on the new chunk, score it on held-out pairs.
 
 Runs on one process (the caller broadcasts the decision). Every candidate starts from the current model (grown with
-the stage's initialisation), gets the same proxy batches and the current optimizer's state, and is scored by the
-contrastive loss on held-out pairs of the new chunk (lower is better; ties go to fewer parameters). The proxy steps
-are sized so the whole search stays within a fraction of the stage's training compute.
+the stage's initialisation), is trained by the caller's ``train_candidate(candidate, steps)`` (the stage loop passes
+``training.ProxyTrainer``: the same proxy batches and the current optimizer's state for every candidate), and is
+scored by the contrastive loss on held-out pairs of the new chunk (lower is better; ties go to fewer parameters).
+The proxy steps are sized so the whole search stays within a fraction of the stage's training compute.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
-from ..models.growclip.growth_mapping_growclip import growth_mapping
 from ..models.growclip.growth_targets_growclip import grown_config
-from ..training.accumulation import contrastive_backward
-from ..training.losses import global_contrastive_loss
-from ..training.optimization import set_learning_rate
-from ..training.ramp import advance_growth_ramp
+from ..objective import global_contrastive_loss
 from .flops import training_flops_per_pair
-from .optimizer_transfer import transfer_optimizer
 from .space import Candidate
+
+CandidateTrainer = Callable[[torch.nn.Module, int], None]
 
 
 @dataclass
@@ -79,18 +78,19 @@ def _heldout_loss(model, heldout: dict) -> float:
 
 def run_search(
     model,
-    optimizer: torch.optim.Optimizer,
     candidates: list[Candidate],
-    proxy_batches: list[dict],
+    train_candidate: CandidateTrainer,
+    pairs_per_step: int,
     heldout: dict,
-    learning_rate: float,
     stage_flops: float,
     settings: SearchSettings,
     seed: int,
     text_tokens: int = 32,
 ) -> SearchResult:
-    """Score ``candidates`` (the first should be "keep") and return the best with the full record."""
-    pairs_per_step = proxy_batches[0]["input_ids"].shape[0]
+    """Score ``candidates`` (the first should be "keep") and return the best with the full record.
+
+    ``train_candidate(candidate, steps)`` trains a candidate in place on ``pairs_per_step`` pairs per step.
+    """
     priced = []
     for candidate in candidates:
         config = grown_config(model.config, candidate.target)[0] if candidate.target else model.config
@@ -98,14 +98,8 @@ def run_search(
     kept, steps = plan_proxy_steps(priced, pairs_per_step, stage_flops, settings)
     scores = []
     for candidate, flops in kept:
-        trial, trial_optimizer = _start_candidate(model, optimizer, candidate, settings, seed)
-        for step in range(steps):
-            trial.train()
-            set_learning_rate(trial_optimizer, learning_rate)
-            trial_optimizer.zero_grad(set_to_none=True)
-            contrastive_backward(trial, [proxy_batches[step % len(proxy_batches)]], gather=False)
-            trial_optimizer.step()
-            advance_growth_ramp(trial, steps)
+        trial = _start_candidate(model, candidate, settings, seed)
+        train_candidate(trial, steps)
         scores.append(
             {
                 "name": candidate.name,
@@ -115,7 +109,7 @@ def run_search(
                 "heldout_loss": _heldout_loss(trial, heldout),
             }
         )
-        del trial, trial_optimizer
+        del trial
     best = min(scores, key=lambda s: s["heldout_loss"])
     ties = [s for s in scores if s["heldout_loss"] <= best["heldout_loss"] * (1 + settings.tie_tolerance)]
     winner = min(ties, key=lambda s: s["parameters"])
@@ -124,10 +118,8 @@ def run_search(
     return SearchResult(choice=choice, proxy_steps=steps, search_flops=search_flops, scores=scores)
 
 
-def _start_candidate(model, optimizer, candidate: Candidate, settings: SearchSettings, seed: int):
-    """The candidate model (grown, or a copy for "keep") and the current optimizer state carried over to it."""
+def _start_candidate(model, candidate: Candidate, settings: SearchSettings, seed: int):
+    """The candidate model: grown with the stage's initialisation, or a copy for "keep"."""
     if candidate.target:
-        trial = model.grow(candidate.target, init=settings.init, momentum=settings.momentum, seed=seed)
-    else:
-        trial = copy.deepcopy(model)
-    return trial, transfer_optimizer(optimizer, model, trial, mapping=growth_mapping(model, trial))
+        return model.grow(candidate.target, init=settings.init, momentum=settings.momentum, seed=seed)
+    return copy.deepcopy(model)

@@ -8,8 +8,8 @@ from pathlib import Path
 import jinja2
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "modeling_cards"
-TEMPLATE_NAME = "growclip_stage.md.jinja"
+from .resources import MODEL_CARD_TEMPLATE, model_card_dir
+
 LICENSE = "apache-2.0"
 
 
@@ -138,14 +138,15 @@ def render_stage_card(
     dataset_id = dataset_id or f"growclip-hf/embedded-stream-{(manifest or {}).get('scale', 'local')}"
     entry = _stage_eval(run_dir, stage)
     data = card_data(repo_id, stage, entry, dataset_id)
-    if not (TEMPLATE_DIR / TEMPLATE_NAME).is_file():
+    template_dir = model_card_dir()
+    if not (template_dir / MODEL_CARD_TEMPLATE).is_file():
         raise FileNotFoundError(
-            f"Model card template {TEMPLATE_DIR / TEMPLATE_NAME} is missing (a source checkout has it)."
+            f"Model card template {template_dir / MODEL_CARD_TEMPLATE} is missing; reinstall growclip-hf."
         )
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR), undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+        loader=jinja2.FileSystemLoader(template_dir), undefined=jinja2.StrictUndefined, keep_trailing_newline=True
     )
-    text = env.get_template(TEMPLATE_NAME).render(
+    text = env.get_template(MODEL_CARD_TEMPLATE).render(
         card_data=data.to_yaml(),
         repo_id=repo_id,
         stage=stage,

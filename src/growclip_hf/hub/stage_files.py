@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from .card import read_growth_log, render_stage_card
+from .resources import space_dir
 
-DEFAULT_DEMO_DIR = Path(__file__).resolve().parents[3] / "spaces_demo"
+DEFAULT_DEMO_DIR = space_dir()  # the Space shipped in the wheel; a missing one fails loudly here
 _SKIPPED_PARTS = {"__pycache__", ".git", ".ipynb_checkpoints"}
 _FORBIDDEN_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".ckpt"}
 

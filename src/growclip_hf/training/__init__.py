@@ -1,18 +1,18 @@
-"""Training: the global-batch contrastive loss, feature-cached accumulation, the step engine and checkpoints."""
+"""Training: the step engine (one Accelerator), the optimizer and its transfer across growth, checkpoints."""
 
-from .accumulation import contrastive_backward
 from .config import TrainingConfig
-from .losses import gather_with_grad, global_contrastive_loss
 from .optimization import build_optimizer, parameter_groups, warmup_cosine
+from .optimizer_transfer import is_no_decay_parameter, transfer_optimizer
+from .proxy import ProxyTrainer
 from .trainer import StreamTrainer
 
 __all__ = [
+    "ProxyTrainer",
     "StreamTrainer",
     "TrainingConfig",
     "build_optimizer",
-    "contrastive_backward",
-    "gather_with_grad",
-    "global_contrastive_loss",
+    "is_no_decay_parameter",
     "parameter_groups",
+    "transfer_optimizer",
     "warmup_cosine",
 ]

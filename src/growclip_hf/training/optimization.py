@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ..growth.optimizer_transfer import is_no_decay_parameter
+from .optimizer_transfer import is_no_decay_parameter
 
 
 def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:

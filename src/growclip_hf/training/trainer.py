@@ -7,10 +7,10 @@ from collections.abc import Callable, Sequence
 import torch
 from accelerate import Accelerator
 
-from ..growth.optimizer_transfer import transfer_optimizer
-from .accumulation import contrastive_backward
+from ..objective import contrastive_backward
 from .config import TrainingConfig
 from .optimization import build_optimizer, set_learning_rate, warmup_cosine
+from .optimizer_transfer import transfer_optimizer
 from .ramp import advance_growth_ramp
 
 LOGIT_SCALE_MAX = 4.605170185988092  # ln(100)

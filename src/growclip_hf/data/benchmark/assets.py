@@ -8,6 +8,7 @@ Unicode names and groups (Debian ``unicode-data``'s ``emoji-test.txt``).
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import os
 import re
 from dataclasses import dataclass
@@ -26,6 +27,25 @@ FASHION_CLASSES = (
 EMOJI_SPRITE_SIZE = 48
 _EMOJI_MAX_VERSION = 14.0  # the Debian 12 font draws every emoji up to this version
 _EMOJI_LINE = re.compile(r"^([0-9A-F ]+?)\s*; fully-qualified\s*# \S+ E(\d+\.\d+) (.+)$")
+
+
+BENCHMARK_EXTRA_MODULES = {"mlxtend": "mlxtend", "sklearn": "scikit-learn", "skimage": "scikit-image"}
+
+
+class MissingExtraError(ImportError):
+    """A command needs an optional extra of growclip-hf that is not installed; the message says what to install."""
+
+
+def require_benchmark_extra() -> None:
+    """Fail before any work when the embedded benchmark's image sources (the ``benchmark`` extra) are missing."""
+    missing = [
+        package for module, package in BENCHMARK_EXTRA_MODULES.items() if importlib.util.find_spec(module) is None
+    ]
+    if missing:
+        raise MissingExtraError(
+            f"The embedded benchmark needs {', '.join(missing)}, which core growclip-hf does not install: "
+            "run pip install 'growclip-hf[benchmark]'."
+        )
 
 
 def _missing(what: str, package: str) -> FileNotFoundError:

@@ -131,6 +131,7 @@ def build_benchmark(out: str | Path, scale: str = "default", seed: int = 0, imag
     """Write the benchmark under ``out`` and return its manifest (also written to ``out/manifest.json``)."""
     if scale not in SCALES:
         raise ValueError(f"Unknown scale {scale!r}; choose one of {sorted(SCALES)}.")
+    assets.require_benchmark_extra()
     started = time.perf_counter()
     spec, out = SCALES[scale], Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,9 @@ import torch
 from PIL import Image, ImageDraw
 from transformers import AutoModel, AutoProcessor, pipeline
 
-from .models.growclip import GrowCLIPConfig, GrowCLIPModel
-from .processing import build_processor
-from .tokenization import train_tokenizer
+from ..models.growclip import GrowCLIPConfig, GrowCLIPModel
+from ..models.processing import build_processor
+from ..models.tokenization import train_tokenizer
 
 SMOKE_LABELS = ("red circle", "green square", "blue triangle")
 _COLOURS = {"red": (220, 30, 30), "green": (30, 180, 60), "blue": (40, 60, 220)}

@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from ..data import ChunkedStream, create_loader
-from ..tokenization import train_tokenizer
-from .batching import FullBatches, concat_batches
+from ..models.tokenization import train_tokenizer
+from ..training.batching import FullBatches, concat_batches
 
 
 def read_manifest(path: str | Path) -> tuple[dict, Path]:

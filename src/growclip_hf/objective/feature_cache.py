@@ -13,7 +13,7 @@ from contextlib import nullcontext
 
 import torch
 
-from .losses import global_contrastive_loss
+from .contrastive import global_contrastive_loss
 
 
 def _embed(model, batch: dict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .config import read_settings_file
+from ..training.config import read_settings_file
 from .launch import SECTIONS, apply_overrides, build_run, make_accelerator
 from .presets import PRESETS, preset
 

@@ -7,8 +7,8 @@ from transformers import (
     AutoProcessor,
 )
 
-from .models.growclip import GrowCLIPConfig, GrowCLIPModel
-from .models.growclip.processing_growclip import GrowCLIPProcessor
+from .growclip import GrowCLIPConfig, GrowCLIPModel
+from .growclip.processing_growclip import GrowCLIPProcessor
 
 _registered = False
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from transformers import PreTrainedTokenizerBase
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-from .models.growclip import GrowCLIPConfig
-from .models.growclip.processing_growclip import GrowCLIPProcessor
+from .growclip import GrowCLIPConfig
+from .growclip.processing_growclip import GrowCLIPProcessor
 
 
 def build_image_processor(image_size: int) -> CLIPImageProcessorPil:

@@ -20,9 +20,12 @@ def gather_with_grad(features: torch.Tensor) -> torch.Tensor:
     """Concatenate ``features`` from all processes (rank order); gradients flow back to every contributor."""
     if not _distributed():
         return features
-    from torch.distributed.nn.functional import all_gather
+    # torch's functional collective: differentiable (its backward reduce-scatters the gradient to its owner), and not
+    # the deprecated torch.distributed.nn.functional.all_gather.
+    from torch.distributed._functional_collectives import AsyncCollectiveTensor, all_gather_single
 
-    return torch.cat(all_gather(features.contiguous()), dim=0)
+    gathered = all_gather_single(features.contiguous(), 0, dist.group.WORLD)
+    return gathered.wait() if isinstance(gathered, AsyncCollectiveTensor) else gathered
 
 
 def global_contrastive_loss(

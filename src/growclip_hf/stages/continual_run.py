@@ -25,9 +25,10 @@ from ..continual import ContinualStrategy, SequentialFineTuning
 from ..continual.base import frozen_copy
 from ..growth.flops import training_flops_per_pair
 from ..growth.policies import GrowthPolicy, StageContext
-from .checkpointing import latest_checkpoint, load_checkpoint_state, save_checkpoint
-from .config import TrainingConfig
-from .trainer import StreamTrainer
+from ..training.checkpointing import latest_checkpoint, load_checkpoint_state, save_checkpoint
+from ..training.config import TrainingConfig
+from ..training.proxy import ProxyTrainer
+from ..training.trainer import StreamTrainer
 
 logger = logging.getLogger(__name__)
 STAGE_INFO = "stage_info.json"  # what the stage saw: samples, compute, architecture (read by the evaluation)
@@ -134,7 +135,7 @@ class ContinualRun:
         current = self.trainer.unwrapped_model
         config = type(current.config).from_dict(config_dict)
         model = model_class(config)
-        from .optimization import build_optimizer
+        from ..training.optimization import build_optimizer
 
         optimizer = build_optimizer(model, self.config.learning_rate, self.config.weight_decay, self.config.betas)
         self.trainer.install(model, optimizer)
@@ -187,18 +188,16 @@ class ContinualRun:
             context = StageContext(
                 stage=stage,
                 model=model,
-                optimizer=self.trainer.optimizer.optimizer
-                if hasattr(self.trainer.optimizer, "optimizer")
-                else self.trainer.optimizer,
                 samples_seen=self.state.samples_seen + self.plan.train_pairs(stage),  # data available for the budget
                 stage_flops=flops,
-                learning_rate=self.config.learning_rate,
                 seed=self.config.seed + stage,
             )
             if self.policy.needs_search_data():
-                context.proxy_batches, context.heldout = self.plan.search_data(
+                proxy_batches, context.heldout = self.plan.search_data(
                     stage, self.config.batch_size, 4, 256, self.config.seed + stage
                 )
+                proxy = ProxyTrainer(model, self.trainer.optimizer, proxy_batches, self.config.learning_rate)
+                context.train_candidate, context.pairs_per_step = proxy, proxy.pairs_per_step
             started = time.perf_counter()
             decision[0] = self.policy.decide(context)
             decision[0]["decision_seconds"] = round(time.perf_counter() - started, 3)

@@ -13,9 +13,9 @@ from ..growth.policies import GrowthPolicy
 from ..growth.search import SearchSettings
 from ..growth.space import GrowthSpace
 from ..models.growclip import GrowCLIPConfig, GrowCLIPModel
-from ..processing import build_processor
-from .checkpointing import latest_checkpoint
-from .config import TrainingConfig
+from ..models.processing import build_processor
+from ..training.checkpointing import latest_checkpoint
+from ..training.config import TrainingConfig
 from .continual_run import ContinualRun
 from .manifest_plan import ManifestPlan, tokenizer_for_manifest
 
