@@ -33,6 +33,7 @@ test: setup lint
 lint:
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format:
 	$(PY) -m ruff format .

@@ -20,9 +20,9 @@ from accelerate import Accelerator  # noqa: E402
 
 from growclip_hf import GrowCLIPConfig, GrowCLIPModel, build_processor  # noqa: E402
 from growclip_hf.continual import STRATEGIES, build_strategy  # noqa: E402
-from growclip_hf.training import StreamTrainer, TrainingConfig  # noqa: E402
 from growclip_hf.stages.manifest_plan import ManifestPlan, tokenizer_for_manifest  # noqa: E402
 from growclip_hf.stages.presets import preset  # noqa: E402
+from growclip_hf.training import StreamTrainer, TrainingConfig  # noqa: E402
 
 
 def main() -> None:
