@@ -16,6 +16,8 @@ import datasets
 from datasets import Image as ImageFeature
 from datasets import load_dataset
 
+from .selection import RowSelection, apply_selection
+
 
 class MissingColumnError(ValueError):
     """A configured column is not in the source; raised at start, naming what is there."""
@@ -23,12 +25,25 @@ class MissingColumnError(ValueError):
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """Where the pairs are and which columns hold the image and the caption(s)."""
+    """Where the pairs are and which columns hold the image and the caption(s).
+
+    ``data_dir``, ``data_files``, ``revision`` and ``config`` (the configuration's name) mean what they mean to
+    ``datasets.load_dataset``; ``rows`` narrows the source to a chunk (a column's values, a slice, held-out pairs).
+    """
 
     source: str | list[str]
     image_column: str = "image"
     text_column: str = "caption"
     split: str = "train"
+    data_dir: str | None = None
+    data_files: str | tuple | None = None
+    revision: str | None = None
+    config: str | None = None
+    rows: RowSelection | None = None
+
+    @property
+    def uses_load_dataset_options(self) -> bool:
+        return any(value is not None for value in (self.data_dir, self.data_files, self.revision, self.config))
 
 
 def _expand(source: str | list[str]) -> list[str]:
@@ -64,31 +79,51 @@ def detect_kind(source: str | list[str]) -> tuple[str, list[str] | str]:
     raise FileNotFoundError(f"No data found at {source!r}.")
 
 
-def open_stream(spec: SourceSpec) -> datasets.IterableDataset:
-    """The source as a streaming IterableDataset whose image column is undecoded, after checking the columns."""
+def load_source(spec: SourceSpec) -> datasets.IterableDataset:
+    """The raw stream of a source, all columns, images as `datasets` gives them (no checks, no row selection)."""
+    if spec.uses_load_dataset_options:
+        # A Hub id or a local folder, with load_dataset's own selection of folders, files, revision and config.
+        files = list(spec.data_files) if isinstance(spec.data_files, tuple) else spec.data_files
+        return load_dataset(
+            str(spec.source),
+            name=spec.config,
+            data_dir=spec.data_dir,
+            data_files=files,
+            revision=spec.revision,
+            split=spec.split,
+            streaming=True,
+        )
     kind, location = detect_kind(spec.source)
     if kind == "hub":
-        stream = load_dataset(location, split=spec.split, streaming=True)
-    elif kind == "imagefolder":
-        stream = load_dataset("imagefolder", data_dir=location, split=spec.split, streaming=True)
-    else:
-        stream = load_dataset(kind, data_files={spec.split: location}, split=spec.split, streaming=True)
-    return prepare_stream(stream, spec.image_column, spec.text_column)
+        return load_dataset(location, split=spec.split, streaming=True)
+    if kind == "imagefolder":
+        return load_dataset("imagefolder", data_dir=location, split=spec.split, streaming=True)
+    return load_dataset(kind, data_files={spec.split: location}, split=spec.split, streaming=True)
 
 
-def prepare_stream(stream: datasets.IterableDataset, image_column: str, text_column: str) -> datasets.IterableDataset:
-    """Check the columns, keep only them, and turn off image decoding (the pipeline decodes and counts failures)."""
+def open_stream(spec: SourceSpec) -> datasets.IterableDataset:
+    """The source as a streaming IterableDataset whose image column is undecoded, after checking the columns."""
+    return prepare_stream(load_source(spec), spec.image_column, spec.text_column, spec.rows)
+
+
+def prepare_stream(
+    stream: datasets.IterableDataset, image_column: str, text_column: str, rows: RowSelection | None = None
+) -> datasets.IterableDataset:
+    """Check the columns, turn off image decoding (the pipeline decodes and counts failures), select the chunk's
+    rows, and keep only the image and text columns."""
     columns = stream.column_names
     if columns is None:  # features unknown until read: look at the first row
         columns = list(next(iter(stream.take(1))).keys())
-    missing = [name for name in (image_column, text_column) if name not in columns]
+    wanted = [image_column, text_column] + ([rows.column] if rows is not None and rows.column else [])
+    missing = [name for name in wanted if name not in columns]
     if missing:
         raise MissingColumnError(
             f"Column(s) {missing} not found in the source; available columns: {sorted(columns)}. "
             "Pass --image-column / --text-column (or image_column= / text_column=)."
         )
-    stream = stream.select_columns([image_column, text_column])
     features = stream.features
     if features is not None and isinstance(features.get(image_column), ImageFeature):
         stream = stream.cast_column(image_column, ImageFeature(decode=False))
-    return stream
+    if rows is not None:
+        stream = apply_selection(stream, rows, image_column, text_column)
+    return stream.select_columns([image_column, text_column])

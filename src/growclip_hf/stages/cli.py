@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..data.sources import MissingColumnError
 from ..training.config import read_settings_file
 from .launch import SECTIONS, apply_overrides, build_run, make_accelerator
 from .presets import PRESETS, preset
+from .pretrained import PretrainedError
+from .stream_plan import StreamConfigError
 
 
 def _read_settings(path: str) -> dict:
@@ -27,13 +30,16 @@ def _train_and_report(settings: dict, output_dir: Path, resume: bool, accelerato
         from .publishing import stage_publisher
 
         publish = stage_publisher(args.push_to, args.hub_endpoint, output_dir)
-    run = build_run(settings, output_dir, resume=resume, accelerator=accelerator, publish=publish)
+    try:
+        run = build_run(settings, output_dir, resume=resume, accelerator=accelerator, publish=publish)
+    except (StreamConfigError, PretrainedError, MissingColumnError) as error:  # before training: one line, no trace
+        raise SystemExit(f"growclip-hf {args.command}: {error}") from None
     run.run()
     accelerator.wait_for_everyone()
     if accelerator.is_main_process and getattr(args, "report", True):
         from .run_report import write_run_report
 
-        report, table = write_run_report(output_dir, settings["data"]["manifest"])
+        report, table = write_run_report(output_dir, run.eval_manifest)
         print(f"\n{table}\n\nReport: {report}")
         if publish is None and getattr(args, "local_hub", False):
             from .publishing import LOCAL_REPO_ID, publish_to_local_hub
@@ -73,8 +79,12 @@ def run_main_job(args: argparse.Namespace) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     settings = apply_overrides(_read_settings(args.config), args.set or [])
-    if "manifest" not in settings.get("data", {}):
-        raise SystemExit("growclip-hf train: the config needs data.manifest (a benchmark manifest.json).")
+    data = settings.get("data", {})
+    if not any(key in data for key in ("manifest", "chunks", "stream")):
+        raise SystemExit(
+            "growclip-hf train: the config's data section needs chunks (a list of sources), stream (one source cut "
+            "into chunks) or manifest (a benchmark built by growclip-hf data build); see docs/your-clip.md."
+        )
     output_dir = Path(args.output_dir or settings.get("training", {}).get("output_dir", "outputs/train"))
     _train_and_report(settings, output_dir, args.resume, make_accelerator(settings, output_dir), args)
     return 0
@@ -137,8 +147,10 @@ def add_training_commands(subparsers) -> None:
 
     train = subparsers.add_parser(
         "train",
-        help="Train from a YAML/TOML/JSON config (sections: model, tokenizer, training, growth, data).",
-        description="Train over the chunks of data.manifest with the settings of CONFIG (see docs/training.md).",
+        help="Train from a YAML/TOML/JSON config (sections: model, tokenizer, training, growth, data, continual, "
+        "evaluation).",
+        description="Train over the chunks of CONFIG's data section: a list of sources, one stream cut into chunks, "
+        "or a benchmark manifest (see docs/your-clip.md and docs/training.md).",
     )
     train.add_argument("config", help="Config file: .yaml, .yml, .toml or .json.")
     train.add_argument("--output-dir", default=None, help="Overrides training.output_dir.")

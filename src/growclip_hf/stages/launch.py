@@ -14,13 +14,17 @@ from ..growth.search import SearchSettings
 from ..growth.space import GrowthSpace
 from ..models.growclip import GrowCLIPConfig, GrowCLIPModel
 from ..models.processing import build_processor
+from ..models.tokenization import train_tokenizer
 from ..training.checkpointing import latest_checkpoint
 from ..training.config import TrainingConfig
 from .continual_run import ContinualRun
-from .manifest_plan import ManifestPlan, tokenizer_for_manifest
+from .eval_manifest import write_eval_manifest
+from .manifest_plan import ManifestPlan, train_captions
+from .pretrained import context_length, load_pretrained
+from .stream_plan import StreamPlan, check_chunk, chunk_sizes, sample_captions, stream_chunks
 
 logger = logging.getLogger(__name__)
-SECTIONS = ("model", "tokenizer", "training", "growth", "data", "continual")
+SECTIONS = ("model", "tokenizer", "training", "growth", "data", "continual", "evaluation")
 
 
 def apply_overrides(settings: dict, overrides: list[str]) -> dict:
@@ -92,13 +96,16 @@ def make_accelerator(settings: dict, output_dir: str | Path | None = None):
 def build_run(
     settings: dict, output_dir: str | Path, resume: bool = False, evaluate=None, accelerator=None, publish=None
 ) -> ContinualRun:
-    """Tokenizer, model, processor, stage plan, growth policy and trainer, ready to ``run()``."""
+    """Tokenizer, model, processor, stage plan, growth policy and trainer, ready to ``run()``.
+
+    The data is a benchmark manifest (``data.manifest``) or a stream of ``datasets`` sources (``data.chunks`` or
+    ``data.stream``, see ``stream_plan``); ``run.eval_manifest`` is what the run report evaluates on.
+    """
     output_dir = Path(output_dir)
     accelerator = accelerator or make_accelerator(settings, output_dir)
     data = dict(settings.get("data", {}))
     manifest = data.pop("manifest", None)
-    if manifest is None:
-        raise ValueError("settings['data']['manifest'] is missing: point it at a benchmark manifest.json.")
+    chunks = None if manifest is not None else stream_chunks(data)
     has_checkpoint = latest_checkpoint(output_dir / "checkpoints") is not None
     if has_checkpoint and not resume:
         raise SystemExit(
@@ -107,12 +114,29 @@ def build_run(
         )
     training = TrainingConfig.from_dict({**settings.get("training", {}), "output_dir": str(output_dir)})
     torch.manual_seed(training.seed)
-    model, processor = _model_and_processor(settings, manifest, output_dir, accelerator)
+    if chunks is not None:
+        for chunk in chunks:
+            check_chunk(chunk)
+
+        def captions(limit: int) -> list[str]:
+            return sample_captions(chunks, limit)
+    else:
+
+        def captions(limit: int) -> list[str]:
+            every = train_captions(manifest)
+            return every[:: -(-len(every) // limit)] if limit and len(every) > limit else every
+
+    model, processor = _model_and_processor(settings, captions, output_dir, accelerator)
     strategy = _build_strategy(settings.get("continual", {}), training, accelerator)
     data.setdefault("replay", strategy.replay)
     if strategy.replay == "reservoir":
         data.setdefault("reservoir_size", strategy.buffer_size)
-    plan = ManifestPlan(manifest, processor, seed=training.seed, **data)
+    context = context_length(model, processor.tokenizer)
+    if chunks is None:
+        plan = ManifestPlan(manifest, processor, seed=training.seed, context_length=context, **data)
+        eval_manifest = Path(manifest)
+    else:
+        plan, eval_manifest = _stream_plan(settings, data, chunks, processor, context, training.seed, output_dir)
     policy = build_policy(settings.get("growth", {}))
     run = ContinualRun(
         training,
@@ -125,12 +149,35 @@ def build_run(
         strategy=strategy,
         publish=publish,
     )
+    run.eval_manifest = eval_manifest
     if resume and has_checkpoint:
         run.resume(GrowCLIPModel)
     output_dir.mkdir(parents=True, exist_ok=True)
     if run.is_main:
         (output_dir / "run_settings.json").write_text(json.dumps(settings, indent=2, default=str))
     return run
+
+
+def _stream_plan(settings, data: dict, chunks, processor, context: int, seed: int, output_dir: Path):
+    """The plan of a ``data.chunks`` / ``data.stream`` run and its evaluation manifest (the main process writes)."""
+    from accelerate import PartialState
+
+    state = PartialState()
+    sizes_file, eval_dir = output_dir / "data" / "chunk_sizes.json", output_dir / "data" / "eval"
+    if state.is_main_process:
+        chunk_sizes(chunks, sizes_file)
+        if not (eval_dir / "manifest.json").is_file():
+            zeroshot = settings.get("evaluation", {}).get("zeroshot", [])
+            write_eval_manifest(chunks, zeroshot, eval_dir, int(data.get("heldout_pairs", 500)))
+    state.wait_for_everyone()
+    sizes = chunk_sizes(chunks, sizes_file)
+    options = {
+        key: data[key] for key in ("num_workers", "shuffle_buffer", "max_stages", "reservoir_size") if key in data
+    }
+    plan = StreamPlan(
+        chunks, sizes, processor, replay=data.get("replay", "none"), seed=seed, context_length=context, **options
+    )
+    return plan, eval_dir / "manifest.json"
 
 
 def _build_strategy(continual: dict, training: TrainingConfig, accelerator):
@@ -143,20 +190,22 @@ def _build_strategy(continual: dict, training: TrainingConfig, accelerator):
     return build_strategy(name, **options)
 
 
-def _model_and_processor(settings: dict, manifest: str, output_dir: Path, accelerator):
+def _model_and_processor(settings: dict, captions, output_dir: Path, accelerator):
+    """The checkpoint's model and processor (``model.pretrained``), or a new model with a tokenizer learnt from a
+    bounded sample of the stream's captions (``captions(limit)``)."""
     model_settings = dict(settings.get("model", {}))
     pretrained = model_settings.pop("pretrained", None)
     if pretrained:
-        from transformers import AutoProcessor
-
-        return GrowCLIPModel.from_pretrained(pretrained), AutoProcessor.from_pretrained(pretrained)
+        return load_pretrained(pretrained, model_settings.get("revision"), model_settings.get("tokenizer"))
     from transformers import AutoTokenizer
 
     # One process learns the vocabulary and the others read it (BPE ties may break differently per process);
     # on resume it is read back, so the vocabulary never changes within a run.
+    tokenizer_settings = dict(settings.get("tokenizer", {}))
+    sample_size = int(tokenizer_settings.pop("sample_size", 50_000))
     tokenizer_dir = output_dir / "tokenizer"
     if accelerator.is_main_process and not (tokenizer_dir / "tokenizer.json").is_file():
-        tokenizer_for_manifest(manifest, **settings.get("tokenizer", {})).save_pretrained(tokenizer_dir)
+        train_tokenizer(captions(sample_size), **tokenizer_settings).save_pretrained(tokenizer_dir)
     accelerator.wait_for_everyone()
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     text = {

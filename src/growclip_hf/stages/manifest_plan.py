@@ -1,4 +1,4 @@
-"""The chunks of a benchmark manifest (``growclip-hf data build``) as the stage loop consumes them."""
+"""Chunks as the stage loop consumes them: loaders per stage and process, sizes, the growth search's data."""
 
 from __future__ import annotations
 
@@ -39,29 +39,33 @@ def tokenizer_for_manifest(manifest_path: str | Path, vocab_size: int = 4096, co
     return train_tokenizer(train_captions(manifest_path), vocab_size=vocab_size, context_length=context_length)
 
 
-class ManifestPlan:
-    """Stages = chunks of the manifest (optionally the first ``max_stages``), read through a replay policy."""
+class ChunkPlan:
+    """Stages = chunks of a ``ChunkedStream`` (optionally the first ``max_stages``), read through a replay policy.
+
+    ``heldout`` holds each chunk's held-out pairs (its test split, or pairs carved from it) for the growth search;
+    without it they are read from the head of the chunk's own stream before the stage trains on it.
+    ``context_length`` is the model's position table: longer captions are cut to it and counted.
+    """
 
     def __init__(
         self,
-        manifest_path: str | Path,
+        chunks: ChunkedStream,
+        sizes: list[int],
         processor,
-        replay: str = "none",
-        reservoir_size: int = 1000,
-        seed: int = 0,
+        heldout: ChunkedStream | None = None,
+        context_length: int | None = None,
         num_workers: int = 0,
         shuffle_buffer: int = 1000,
         max_stages: int | None = None,
     ):
-        manifest, _ = read_manifest(manifest_path)
-        self.chunks = ChunkedStream.from_manifest(
-            manifest_path, replay=replay, reservoir_size=reservoir_size, seed=seed
-        )
-        self.names = [chunk["name"] for chunk in manifest["chunks"]]
-        self.sizes = [chunk["num_train"] for chunk in manifest["chunks"]]
-        self.replay = replay
-        self.reservoir_size = reservoir_size
+        self.chunks = chunks
+        self.heldout = heldout
+        self.names = list(chunks.names)
+        self.sizes = list(sizes)
+        self.replay = chunks.replay.value
+        self.reservoir_size = chunks.reservoir_size
         self.processor = processor
+        self.context_length = context_length
         self.num_workers = num_workers
         self.shuffle_buffer = shuffle_buffer
         self.num_stages = min(len(self.sizes), max_stages or len(self.sizes))
@@ -88,16 +92,11 @@ class ManifestPlan:
             seed=seed,
             rank=rank,
             world_size=world_size,
+            context_length=self.context_length,
         )
         return FullBatches(loader, batch_size, self.pad_token_id)
 
-    def search_data(self, stage: int, batch_size: int, num_batches: int, heldout_pairs: int, seed: int):
-        """Proxy micro-batches and a held-out batch from the new chunk alone, in stream order.
-
-        Both come from the chunk's training pairs, read before the stage trains on them: unseen when the growth
-        decision is taken, and the test split stays untouched for evaluation.
-        """
-        stream = self.chunks.chunk_stream(stage)
+    def _batches(self, stream, batch_size: int, seed: int) -> FullBatches:
         loader = create_loader(
             stream,
             self.processor,
@@ -108,10 +107,50 @@ class ManifestPlan:
             seed=seed,
             rank=0,
             world_size=1,
+            context_length=self.context_length,
         )
-        batches = FullBatches(loader, batch_size, self.pad_token_id)
+        return FullBatches(loader, batch_size, self.pad_token_id)
+
+    def search_data(self, stage: int, batch_size: int, num_batches: int, heldout_pairs: int, seed: int):
+        """Proxy micro-batches from the new chunk and a held-out batch, in stream order.
+
+        Both are unseen when the growth decision is taken: the proxy batches are the head of the chunk, read before
+        the stage trains on it; the held-out batch comes from the chunk's held-out pairs when the plan has them
+        (never trained on), else from the chunk's head after the proxy batches.
+        """
+        batches = self._batches(self.chunks.chunk_stream(stage), batch_size, seed)
         proxy = [next(batches) for _ in range(num_batches)]
-        heldout_parts = [next(batches) for _ in range(math.ceil(heldout_pairs / batch_size))]
+        if self.heldout is not None:
+            batches = self._batches(self.heldout.chunk_stream(stage), min(batch_size, heldout_pairs), seed)
+        heldout_parts = [next(batches) for _ in range(math.ceil(heldout_pairs / batches.batch_size))]
         heldout = concat_batches(heldout_parts, self.pad_token_id)
         heldout = {key: value[:heldout_pairs] for key, value in heldout.items()}
         return proxy, heldout
+
+
+class ManifestPlan(ChunkPlan):
+    """The chunks of a benchmark manifest (``growclip-hf data build``), sizes from the manifest."""
+
+    def __init__(
+        self,
+        manifest_path: str | Path,
+        processor,
+        replay: str = "none",
+        reservoir_size: int = 1000,
+        seed: int = 0,
+        num_workers: int = 0,
+        shuffle_buffer: int = 1000,
+        max_stages: int | None = None,
+        context_length: int | None = None,
+    ):
+        manifest, _ = read_manifest(manifest_path)
+        chunks = ChunkedStream.from_manifest(manifest_path, replay=replay, reservoir_size=reservoir_size, seed=seed)
+        super().__init__(
+            chunks,
+            [chunk["num_train"] for chunk in manifest["chunks"]],
+            processor,
+            context_length=context_length,
+            num_workers=num_workers,
+            shuffle_buffer=shuffle_buffer,
+            max_stages=max_stages,
+        )
