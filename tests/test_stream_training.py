@@ -25,7 +25,9 @@ def _texts(spec: SourceSpec) -> list[str]:
 
 
 def _images(spec: SourceSpec) -> list[bytes]:
-    return [row[spec.image_column]["bytes"] for row in open_stream(spec)]
+    """Each pair's image bytes (an imagefolder's rows point at their files)."""
+    cells = [row[spec.image_column] for row in open_stream(spec)]
+    return [cell["bytes"] or open(cell["path"], "rb").read() for cell in cells]
 
 
 def test_heldout_pairs_are_carved_by_content_and_never_trained_on(yearly):
@@ -139,3 +141,46 @@ def test_missing_column_stops_before_training_in_one_line(yearly, tmp_path):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and "caption" in result.stderr and "available columns" in result.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def _write_webdataset(root, rows: list[dict], shards: int = 2):
+    import io
+    import tarfile
+
+    root.mkdir(parents=True, exist_ok=True)
+    per_shard = -(-len(rows) // shards)
+    for shard in range(shards):
+        with tarfile.open(root / f"pairs-{shard:05d}.tar", "w") as tar:
+            for index, row in enumerate(rows[shard * per_shard : (shard + 1) * per_shard]):
+                key = f"{shard:02d}{index:04d}"
+                for suffix, payload in (("png", row["jpg"]["bytes"]), ("txt", row["txt"].encode())):
+                    info = tarfile.TarInfo(f"{key}.{suffix}")
+                    info.size = len(payload)
+                    tar.addfile(info, io.BytesIO(payload))
+
+
+def _write_imagefolder(root, rows: list[dict]):
+    root.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for index, row in enumerate(rows):
+        (root / f"{index:04d}.png").write_bytes(row["jpg"]["bytes"])
+        lines.append(json.dumps({"file_name": f"{index:04d}.png", "text": row["txt"]}))
+    (root / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_webdataset_shards_and_imagefolders_are_streamed(yearly, tmp_path):
+    rows = pq.read_table(yearly / "2021" / "train-00000.parquet").to_pylist()[:40]
+    _write_webdataset(tmp_path / "wds", rows)
+    chunks = stream_chunks(
+        {
+            "stream": {"source": str(tmp_path / "wds" / "*.tar"), "every": 15, "num_chunks": 2},
+            "image_column": "png",
+            "text_column": "txt",
+        }
+    )
+    seen = [_texts(c.train) + _texts(c.heldout) for c in chunks]
+    assert [len(s) for s in seen] == [15, 15] and seen[0] + seen[1] == [r["txt"] for r in rows[:30]]
+    _write_imagefolder(tmp_path / "folder", rows[:12])
+    (chunk,) = stream_chunks({"chunks": [{"source": str(tmp_path / "folder")}], "text_column": "text"})
+    images = sorted(_images(chunk.train) + _images(chunk.heldout))
+    assert images == sorted(r["jpg"]["bytes"] for r in rows[:12])

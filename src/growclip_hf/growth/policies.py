@@ -64,7 +64,11 @@ class GrowthPolicy:
         allowed = budget.allowed_parameters(context.samples_seen)
         candidates, excluded = [], []
         for candidate in self.space.candidates(context.model.config):
-            fits, params = budget.within(context.model.config, candidate.target, context.samples_seen, _grown)
+            try:
+                fits, params = budget.within(context.model.config, candidate.target, context.samples_seen, _grown)
+            except ValueError as error:  # a step the architecture cannot take (e.g. heads wider than the tower)
+                excluded.append({"name": candidate.name, "invalid": str(error).splitlines()[0]})
+                continue
             if fits or not candidate.target:  # "keep" is always a candidate
                 candidates.append(candidate)
             else:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..faults import kill_point
 from ..models.growclip.growth_targets_growclip import grown_config
 from ..objective import global_contrastive_loss
 from .flops import training_flops_per_pair
@@ -110,6 +111,7 @@ def run_search(
             }
         )
         del trial
+        kill_point("search")
     best = min(scores, key=lambda s: s["heldout_loss"])
     ties = [s for s in scores if s["heldout_loss"] <= best["heldout_loss"] * (1 + settings.tie_tolerance)]
     winner = min(ties, key=lambda s: s["parameters"])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
+from ..faults import kill_point
 from .card import stage_tag
 from .retry import with_retries
 from .stage_files import DEFAULT_DEMO_DIR, stage_files
@@ -88,6 +89,7 @@ def push_stage(
         if created_branch:  # a new branch still holds its start point, not this stage: remove it
             _delete_branch_quietly(api, repo_id, branch)
         raise
+    kill_point("publish")  # the stage's commit is in, its tag not yet
     changed = commit != branches[branch]
     if tag not in tags:
         with_retries(

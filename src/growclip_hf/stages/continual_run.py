@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ..continual import ContinualStrategy, SequentialFineTuning
 from ..continual.base import frozen_copy
+from ..faults import kill_point
 from ..growth.flops import training_flops_per_pair
 from ..growth.policies import GrowthPolicy, StageContext
 from ..training.checkpointing import latest_checkpoint, load_checkpoint_state, save_checkpoint
@@ -261,6 +262,7 @@ class ContinualRun:
         window_start, window_pairs = time.perf_counter(), 0
         while self.state.step_in_stage < steps:
             micro_batches = [next(self.loader) for _ in range(self.config.accumulation_steps)]
+            kill_point("stream")
             lr = self.trainer.learning_rate(self.state.step_in_stage, steps)
             extra = self.strategy.extra_loss if self.strategy.has_extra_loss else None
             loss = self.trainer.step(micro_batches, lr, extra_loss=extra)

@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
+from ..faults import kill_point
 from . import state_codec
 
 CHECKPOINT_PREFIX = "checkpoint-"
@@ -55,6 +56,7 @@ def save_checkpoint(
         (temporary / MODEL_CONFIG).write_text(json.dumps(model_config, indent=2))
         if write_extra is not None:
             write_extra(temporary)
+        kill_point("checkpoint")
         if final.exists():
             shutil.rmtree(final)
         temporary.rename(final)
