@@ -71,11 +71,19 @@ def test_legacy_openai_eos_id_pools_at_the_highest_token():
     clip = tiny_clip(eos_token_id=2)  # old OpenAI configs: eos_token_id=2 means "argmax of the ids"
     grown = GrowCLIPModel.from_clip(clip).eval()
     assert grown.config.text_config.eos_token_id == VOCAB - 1
-    ids = torch.tensor([[5, 17, 40, VOCAB - 1, VOCAB - 1, VOCAB - 1]])
+    assert grown.config.text_config.pooling == "highest_id"
+    ids = torch.tensor(
+        [
+            [5, 17, 40, VOCAB - 1, VOCAB - 1, VOCAB - 1],  # end token, padded with it
+            [5, 17, 90, 40, 12, 7],  # no end token: CLIP pools at the highest id (90), not at the last token
+            [3, 3, 3, 3, 3, 3],  # all equal: the first position
+        ]
+    )
     with torch.no_grad():
         expected = clip.get_text_features(input_ids=ids).pooler_output
         actual = grown.encode_text(ids)
     torch.testing.assert_close(actual, expected, atol=1e-6, rtol=0)
+    assert grown.text_model.pooling_positions(ids, None).tolist() == [3, 2, 0]
 
 
 def test_to_clip_refuses_shared_layers_with_a_clear_error(shared_model):

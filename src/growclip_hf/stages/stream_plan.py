@@ -143,9 +143,10 @@ def check_chunk(chunk: ChunkSource) -> None:
         try:
             next(iter(open_stream(spec).take(1)))
         except StopIteration:
-            raise StreamConfigError(
-                f"chunk {chunk.name!r} has no {role} (check its data_dir / data_files / values)."
-            ) from None
+            fix = "check its data_dir / data_files / values"
+            if role == "held-out pairs" and chunk.heldout.rows is not None:
+                fix = "raise data.heldout_fraction or give the chunk a test_split"
+            raise StreamConfigError(f"chunk {chunk.name!r} has no {role} ({fix}).") from None
         except (ValueError, FileNotFoundError, OSError) as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise StreamConfigError(f"chunk {chunk.name!r} ({spec.source}): {first_line}") from None

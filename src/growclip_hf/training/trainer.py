@@ -82,6 +82,7 @@ class StreamTrainer:
         self.optimizer.step()
         model = self.unwrapped_model
         with torch.no_grad():
-            model.logit_scale.clamp_(max=LOGIT_SCALE_MAX)
+            # a converted OpenAI checkpoint sits a hair above ln(100): its own bound (config) keeps it exact
+            model.logit_scale.clamp_(max=getattr(model.config, "logit_scale_max", LOGIT_SCALE_MAX))
         advance_growth_ramp(model, self.config.ramp_steps)
         return self.accelerator.reduce(loss.detach().float(), reduction="mean").item()

@@ -29,12 +29,24 @@ def _check_positive(config: PreTrainedConfig, prefix: str, keys: tuple[str, ...]
             raise ValueError(f"{prefix}.{key} must be >= 1, got {getattr(config, key)}.")
 
 
+# Rules that pick the pooled token of each text row (GrowCLIPTextConfig.pooling); the first is the default.
+TEXT_POOLING_RULES = ("eos_or_last", "eos_or_first", "highest_id")
+# exp(logit_scale) is clamped at 100 in the forward pass unless a converted checkpoint already holds a larger scale.
+LOGIT_SCALE_MAX = 4.605170185988092  # ln(100)
+
+
 @strict
 class GrowCLIPTextConfig(PreTrainedConfig):
-    """Text tower: a causal pre-LayerNorm transformer pooled at the first end-of-text token.
+    """Text tower: a causal pre-LayerNorm transformer pooled at one token per row, chosen by ``pooling``.
 
     ``head_dim`` defaults to ``hidden_size // num_attention_heads``; growth may set it explicitly so that heads can be
     added without changing the size of the existing ones.
+
+    ``pooling`` names the rule that picks the pooled token of each row (see ``TEXT_POOLING_RULES``):
+    ``"eos_or_last"`` (GrowCLIP's own, the default) takes the first ``eos_token_id`` and, in a row without one, the
+    last attended token; ``"eos_or_first"`` takes the first ``eos_token_id`` and, in a row without one, position 0
+    (transformers' ``CLIPModel`` with a current config); ``"highest_id"`` takes the first occurrence of the row's
+    highest token id (legacy CLIP configs with ``eos_token_id=2``, and open_clip's ``argmax`` pooling).
     """
 
     model_type = "growclip_text_model"
@@ -52,10 +64,11 @@ class GrowCLIPTextConfig(PreTrainedConfig):
     attention_dropout: float = 0.0
     initializer_range: float = 0.02
     initializer_factor: float = 1.0
-    # The ids growclip_hf.train_tokenizer assigns (start 0, end 1, pad 2). Pooling uses the first eos_token_id.
+    # The ids growclip_hf.train_tokenizer assigns (start 0, end 1, pad 2).
     bos_token_id: int | None = 0
     eos_token_id: int | None = 1
     pad_token_id: int | None = 2
+    pooling: str = "eos_or_last"
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
@@ -65,6 +78,12 @@ class GrowCLIPTextConfig(PreTrainedConfig):
         if self.num_hidden_layers < 0:
             raise ValueError(f"text_config.num_hidden_layers must be >= 0, got {self.num_hidden_layers}.")
         _check_heads(self, "text_config")
+        if self.pooling not in TEXT_POOLING_RULES:
+            raise ValueError(
+                f"text_config.pooling={self.pooling!r} is unknown; use one of {', '.join(TEXT_POOLING_RULES)}."
+            )
+        if self.pooling != "highest_id" and self.eos_token_id is None:
+            raise ValueError(f"text_config.pooling={self.pooling!r} needs text_config.eos_token_id to be set.")
 
 
 @strict
@@ -158,6 +177,9 @@ class GrowCLIPConfig(PreTrainedConfig):
     growth_history: list | None = None
     # Masked-growth ramp in progress, or None: {"progress": float in [0, 1], "active_widths": {layer_norm_name: width}}.
     growth_ramp: dict | None = None
+    # The forward pass clamps logit_scale at this value. from_clip / from_open_clip raise it to the checkpoint's own
+    # scale when that is larger (OpenAI's checkpoints hold 4.6052 > ln(100)), so the converted logits stay exact.
+    logit_scale_max: float = LOGIT_SCALE_MAX
 
     def __post_init__(self, **kwargs):
         if self.growth_history is None:

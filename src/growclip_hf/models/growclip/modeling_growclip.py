@@ -1,6 +1,5 @@
 """GrowCLIP model: CLIP towers, an optional shared cross-modal encoder, and the transformers integration."""
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -23,8 +22,6 @@ from .modeling_growclip_layers import (
     text_attention_mask,
 )
 from .validation_growclip import check_image_inputs, check_pair_batches, check_text_inputs
-
-LOGIT_SCALE_MAX = math.log(100.0)
 
 
 @dataclass
@@ -140,9 +137,20 @@ class GrowCLIPTextTransformer(nn.Module):
         return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled)
 
     def pooling_positions(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
-        """First end-of-text token per row; rows without one (truncated) pool at their last real token."""
+        """The pooled token of each row under ``config.pooling`` (see ``GrowCLIPTextConfig``).
+
+        ``highest_id`` and ``eos_or_first`` are computed exactly as transformers' CLIP text model computes its two
+        rules (first maximum of the int32 ids; first end token, else position 0), so converted checkpoints pool at the
+        same position for any ids. ``eos_or_last`` (GrowCLIP's default) pools rows without an end token (truncated)
+        at their last real token.
+        """
+        rule = self.config.pooling
+        if rule == "highest_id":
+            return input_ids.to(dtype=torch.int).argmax(dim=-1)
         is_eos = input_ids == self.config.eos_token_id
         first_eos = is_eos.int().argmax(dim=-1)
+        if rule == "eos_or_first":
+            return first_eos
         if attention_mask is None:
             last_token = torch.full_like(first_eos, input_ids.shape[-1] - 1)
         else:
@@ -276,8 +284,9 @@ class GrowCLIPModel(GrowCLIPPreTrainedModel):
         return nn.functional.normalize(features, dim=-1) if normalize else features
 
     def clamped_logit_scale(self) -> torch.Tensor:
-        """exp(logit_scale) with the scale clamped at ln(100), as in CLIP training."""
-        return self.logit_scale.clamp(max=LOGIT_SCALE_MAX).exp()
+        """exp(logit_scale) with the scale clamped at ``config.logit_scale_max`` (ln(100), as in CLIP training,
+        unless a converted checkpoint holds a larger scale)."""
+        return self.logit_scale.clamp(max=self.config.logit_scale_max).exp()
 
     def forward(
         self,
@@ -318,16 +327,57 @@ class GrowCLIPModel(GrowCLIPPreTrainedModel):
 
     @classmethod
     def from_clip(cls, clip_model) -> "GrowCLIPModel":
-        """Lossless conversion from transformers' ``CLIPModel``."""
+        """Lossless conversion from transformers' ``CLIPModel``: the same weights and, for any input ids, the same
+        logits (the text pooling rule and a logit scale above ln(100) are carried over in the config)."""
         from .conversion_growclip import growclip_from_clip
 
         return growclip_from_clip(cls, clip_model)
 
     def to_clip(self):
-        """Lossless conversion to transformers' ``CLIPModel``; raises if the model has shared layers."""
+        """Lossless conversion to transformers' ``CLIPModel``; raises if CLIP cannot represent the model (shared
+        layers, decoupled head width, an end-token pooling rule on ``eos_token_id=2``).
+
+        GrowCLIP's own ``pooling="eos_or_last"`` becomes CLIP's end-token rule, which pools rows WITHOUT an end token
+        at position 0 instead of their last token; rows with one give the same logits.
+        """
         from .conversion_growclip import growclip_to_clip
 
         return growclip_to_clip(self)
+
+    @classmethod
+    def from_open_clip(cls, path_or_repo, revision: str | None = None, **hub_kwargs) -> "GrowCLIPModel":
+        """Load an open_clip ViT CLIP from a folder or Hub repo holding ``open_clip_config.json`` and
+        ``open_clip_model.safetensors`` (the layout open_clip's ``push_to_hf_hub`` writes).
+
+        ``hub_kwargs`` (``cache_dir``, ``token``, ``local_files_only``, ...) go to ``huggingface_hub.hf_hub_download``.
+        Architectures GrowCLIP cannot represent exactly (ResNet or timm towers, Hugging Face text towers, layer scale,
+        attentional pooling, SigLIP's logit bias, ...) raise a ``ValueError`` naming the option.
+        """
+        from .conversion_open_clip_growclip import growclip_from_open_clip
+
+        return growclip_from_open_clip(cls, path_or_repo, revision=revision, **hub_kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """Load a GrowCLIP checkpoint, or convert a transformers CLIP checkpoint (``model_type`` ``"clip"``) exactly.
+
+        A checkpoint of any other model type raises a ``ValueError`` saying what is supported. Everything else is
+        transformers' ``PreTrainedModel.from_pretrained``.
+        """
+        if pretrained_model_name_or_path is not None and kwargs.get("config") is None and "gguf_file" not in kwargs:
+            from .conversion_growclip import checkpoint_model_type, growclip_from_clip_checkpoint
+
+            model_type = checkpoint_model_type(cls.config_class, pretrained_model_name_or_path, kwargs)
+            if model_type == "clip":
+                return growclip_from_clip_checkpoint(cls, pretrained_model_name_or_path, *model_args, **kwargs)
+            if model_type is not None and model_type != cls.config_class.model_type:
+                raise ValueError(
+                    f"{pretrained_model_name_or_path} is a checkpoint of model type {model_type!r}; "
+                    f"{cls.__name__}.from_pretrained loads GrowCLIP checkpoints (model_type "
+                    f"{cls.config_class.model_type!r}) and transformers CLIP checkpoints (model_type 'clip'). "
+                    f"For an open_clip checkpoint use {cls.__name__}.from_open_clip."
+                )
+        return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """Also map AutoModelForZeroShotImageClassification in ``auto_map`` so pipelines work with remote code."""
