@@ -1,13 +1,16 @@
 """The local Hub server through the real huggingface_hub client: refs, commits, atomicity, retries, tokens."""
 
+import base64
+import http.client
 import json
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, hf_hub_download
-from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
 from growclip_hf.cli import main
 from growclip_hf.hub.retry import with_retries
@@ -142,3 +145,54 @@ def test_non_loopback_needs_a_token(tmp_path, capsys):
         LocalHubServer(tmp_path, host="0.0.0.0")
     assert main(["hub", "serve", "--root", str(tmp_path), "--host", "0.0.0.0", "--port", "0"]) == 2
     assert "without a write token" in capsys.readouterr().err
+
+
+def test_commit_body_is_parsed_as_it_streams_and_errors_keep_the_connection(hub, tmp_path):
+    server, api = hub
+    api.create_repo("org/m")
+    url = urlsplit(api.endpoint)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)  # one keep-alive connection throughout
+
+    def post(lines: list[dict]) -> tuple[int, bytes]:
+        body = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+        conn.request(
+            "POST", "/api/models/org/m/commit/main", body=body, headers={"Content-Type": "application/x-ndjson"}
+        )
+        response = conn.getresponse()
+        return response.status, response.read()
+
+    header = {"key": "header", "value": {"summary": "s", "description": 'quotes "content": "not a file"'}}
+    content = bytes(range(256)) * 1000  # its base64 spans several reads of the body
+    file = {
+        "key": "file",
+        "value": {"content": base64.b64encode(content).decode(), "path": "x.bin", "encoding": "base64"},
+    }
+    assert post([header, file])[0] == 200
+    assert (
+        Path(hf_hub_download("org/m", "x.bin", cache_dir=tmp_path / "c", endpoint=api.endpoint)).read_bytes() == content
+    )
+    assert api.list_repo_commits("org/m")[0].message.endswith('quotes "content": "not a file"')
+    bad_files = [
+        {"content": "@@@@", "path": "y.bin"},  # not base64
+        {"content": "QQ", "path": "y.bin"},  # truncated base64
+        {"content": "QUFB", "path": "../y.bin"},  # a path outside the repository
+        {"content": "QUFB", "path": "y.bin", "encoding": "hex"},
+    ]
+    for value in bad_files:
+        status, answer = post([header, {"key": "file", "value": value}])
+        assert status == 400, (value, answer)
+    assert post([{"key": "file", "value": {"content": "QUFB", "path": "y.bin"}}])[0] == 400  # no header line
+    conn.request("GET", "/api/models/org/m")  # the connection is still in step after every refusal
+    response = conn.getresponse()
+    assert response.status == 200 and "y.bin" not in response.read().decode()
+    conn.close()
+
+
+def test_missing_repository_and_revision_raise_the_hub_exceptions(hub):
+    server, api = hub
+    api.create_repo("org/m")
+    with pytest.raises(RepositoryNotFoundError):
+        api.model_info("org/missing")
+    with pytest.raises(RevisionNotFoundError):
+        api.model_info("org/m", revision="no-such-branch")
+    assert not api.revision_exists("org/m", "--output=x") and api.revision_exists("org/m", "main")

@@ -40,7 +40,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(
-        f"Local Hub serving {server.store.root} at {server.url}"
+        f"Local Hub serving the model and dataset repositories of {server.store.root} at {server.url}"
         + (" (writes need the token)" if token else " (loopback, no token)"),
         flush=True,
     )
@@ -68,8 +68,14 @@ def add_hub_commands(commands) -> None:
 
     hub = commands.add_parser("hub", help="Local Hub-compatible server for offline use.")
     hub_commands = hub.add_subparsers(dest="hub_command", required=True)
-    serve = hub_commands.add_parser("serve", help="Serve git repositories under --root over the Hub HTTP API.")
-    serve.add_argument("--root", required=True, help="Folder holding the repositories (models/ORG/NAME, bare git).")
+    serve = hub_commands.add_parser(
+        "serve", help="Serve the model and dataset repositories under --root over the Hub HTTP API."
+    )
+    serve.add_argument(
+        "--root",
+        required=True,
+        help="Folder holding the repositories (models/ORG/NAME and datasets/ORG/NAME, bare git).",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="Bind address; non-loopback needs --token.")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument(
