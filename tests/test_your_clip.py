@@ -134,3 +134,49 @@ def test_two_processes_continue_a_clip_checkpoint_on_a_hub_dataset(clip_dir, tmp
     ).stdout.split()
     assert {"model.safetensors", "tokenizer.json", "README.md"} <= set(files)
     assert {"processor_config.json", "preprocessor_config.json"} & set(files)  # the image processor travels too
+
+
+def _one_line_failure(result) -> str:
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_bad_checkpoints_and_revisions_stop_before_training_in_one_line(clip_dir, tmp_path):
+    from transformers import BertConfig
+
+    BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2).save_pretrained(
+        tmp_path / "bert"
+    )
+    stream = write_yearly_stream(tmp_path / "stream", per_year=24)
+    data = {"chunks": [{"source": str(stream), "data_dir": "2021"}], "image_column": "jpg", "text_column": "txt"}
+    data["heldout_fraction"] = 0.25
+    config = tmp_path / "bert.yaml"
+    config.write_text(yaml.safe_dump({"model": {"pretrained": str(tmp_path / "bert")}, "data": data}))
+    line = _one_line_failure(
+        subprocess.run(
+            [sys.executable, "-m", "growclip_hf.cli", "train", str(config)],
+            env=cli_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    )
+    assert "bert" in line and "clip" in line.lower()
+
+    url, stop = start_server(tmp_path / "hub", host="127.0.0.1", port=0)
+    try:
+        _upload_stream(url, stream, "org/years")
+        hub_data = {**data, "chunks": [{"source": "org/years", "data_dir": "2021", "revision": "v9"}]}
+        config.write_text(yaml.safe_dump({"model": {"pretrained": str(clip_dir)}, "data": hub_data}))
+        result = subprocess.run(
+            [sys.executable, "-m", "growclip_hf.cli", "train", str(config), "--output-dir", str(tmp_path / "r")],
+            env=cli_env(tmp_path) | local_hub_env(url),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        stop()
+    line = _one_line_failure(result)
+    assert "v9" in line and "org/years" in line
+    assert not (tmp_path / "r" / "checkpoints").exists()
