@@ -63,7 +63,8 @@ def test_extreme_aspect_ratio_is_a_reason_not_a_giant_resize():
 def test_every_mode_becomes_rgb_and_is_counted(mode):
     base = fashion_image(3, (24, 24))
     if mode == "I;16":
-        image = Image.fromarray((np.asarray(base.convert("L"), np.uint16) * 257).astype(np.uint16), mode="I;16")
+        image = Image.fromarray((np.asarray(base.convert("L"), np.uint16) * 257).astype(np.uint16))
+        assert image.mode == "I;16"
     elif mode == "P+transparency":
         image = base.convert("P")
         image.info["transparency"] = 0

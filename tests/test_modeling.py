@@ -134,7 +134,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(shared_model):
         calls["n"] += 1
 
     handle = shared_model.vision_model.encoder.layers[0].mlp.register_forward_pre_hook(count)
-    shared_model.gradient_checkpointing_enable()
+    shared_model.activation_checkpointing_enable()
     assert all(
         layer.gradient_checkpointing for layer in shared_model.modules() if isinstance(layer, GrowCLIPEncoderLayer)
     )

@@ -35,7 +35,7 @@ class StreamTrainer:
         """(Re)prepare a model and its optimizer; called once per architecture."""
         self.accelerator.free_memory()  # forget the previous architecture's prepared objects
         if self.config.gradient_checkpointing:
-            model.gradient_checkpointing_enable()
+            model.activation_checkpointing_enable()  # transformers 5's name for gradient checkpointing
         model.train()
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
 
