@@ -35,7 +35,9 @@ class StreamTrainer:
         """(Re)prepare a model and its optimizer; called once per architecture."""
         self.accelerator.free_memory()  # forget the previous architecture's prepared objects
         if self.config.gradient_checkpointing:
-            model.activation_checkpointing_enable()  # transformers 5's name for gradient checkpointing
+            # transformers' newer name for it; the old one warns where both exist
+            enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+            enable()
         model.train()
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
 
