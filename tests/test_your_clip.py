@@ -180,3 +180,24 @@ def test_bad_checkpoints_and_revisions_stop_before_training_in_one_line(clip_dir
     line = _one_line_failure(result)
     assert "v9" in line and "org/years" in line
     assert not (tmp_path / "r" / "checkpoints").exists()
+
+
+def test_growing_a_converted_clip_preserves_its_function(clip_dir):
+    from transformers import CLIPModel
+
+    from growclip_hf import GrowCLIPModel
+
+    clip, model = CLIPModel.from_pretrained(clip_dir).eval(), GrowCLIPModel.from_pretrained(clip_dir).eval()
+    target = {
+        "vision_config": {"num_hidden_layers": 3, "hidden_size": 48},
+        "text_config": {"num_hidden_layers": 3, "intermediate_size": 128},
+        "shared_config": {"num_hidden_layers": 1},
+        "projection_dim": 32,
+    }
+    grown = model.grow(target, init="preserve", seed=0).eval()
+    assert grown.config.text_config.pooling == model.config.text_config.pooling == "highest_id"
+    inputs = _inputs(AutoProcessor.from_pretrained(clip_dir))
+    with torch.no_grad():
+        difference = (grown(**inputs).logits_per_image - clip(**inputs).logits_per_image).abs().max().item()
+    assert difference <= 1e-4, difference
+    assert sum(p.numel() for p in grown.parameters()) > sum(p.numel() for p in model.parameters())
