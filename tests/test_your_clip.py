@@ -199,5 +199,5 @@ def test_growing_a_converted_clip_preserves_its_function(clip_dir):
     inputs = _inputs(AutoProcessor.from_pretrained(clip_dir))
     with torch.no_grad():
         difference = (grown(**inputs).logits_per_image - clip(**inputs).logits_per_image).abs().max().item()
-    assert difference <= 1e-4, difference
+    assert difference <= 1e-5, difference  # measured 9.5e-7
     assert sum(p.numel() for p in grown.parameters()) > sum(p.numel() for p in model.parameters())
