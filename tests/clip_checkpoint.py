@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
-from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 from transformers.convert_slow_tokenizer import bytes_to_unicode
+from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 
@@ -22,6 +22,7 @@ def clip_tokenizer() -> CLIPTokenizer:
     ids = {token: index for index, token in enumerate(vocab)}
     # model_max_length is left at transformers' "unset" value, as in some published CLIP tokenizers
     return CLIPTokenizer(vocab=ids, merges=merges, pad_token=EOS)
+
 
 def write_clip_checkpoint(folder: Path, image_size: int = 32, seed: int = 0) -> CLIPModel:
     """``folder`` holds config.json, model.safetensors, the tokenizer and the image processor; returns the model."""
