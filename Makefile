@@ -38,3 +38,8 @@ lint:
 format:
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+# Mutation testing of the continual strategies and the contrastive objective (scripts/mutation.py; docs/development.md).
+.PHONY: mutation
+mutation: setup
+	$(OFFLINE) $(PY) scripts/mutation.py

@@ -2,8 +2,8 @@
 plus a two-stage run folder of small GrowCLIP models, for the evaluation tests.
 
 Format (issue 4, section 5): parquet shards and ``manifest.json`` ``{"chunks": [{"name", "train", "test", "num_train",
-"num_test"}], "zeroshot": [{"name", "files", "classnames", "templates"}]}``, paths relative to the manifest. Retrieval
-test rows hold a LIST of captions per image.
+"num_test"}], "zeroshot": [{"name", "kind", "files", "classnames", "templates"}]}``, paths relative to the manifest.
+Retrieval test rows hold a LIST of captions per image.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def _write(rows: dict, features: Features, path: Path) -> str:
 
 
 def build_digits_benchmark(root: Path, per_chunk_test: int = 40, per_task: int = 60) -> Path:
-    """Two chunks (digits 0-4, then 5-9) with train/test splits and two zero-shot tasks (10 digits; odd/even)."""
+    """Two chunks (digits 0-4, then 5-9) with train/test splits and two zero-shot tasks: which digit (kind
+    ``object``) and odd/even (kind ``attribute``)."""
     root.mkdir(parents=True, exist_ok=True)
     digits = load_digits()
     order = np.random.default_rng(0).permutation(len(digits.target))
@@ -92,8 +93,20 @@ def build_digits_benchmark(root: Path, per_chunk_test: int = 40, per_task: int =
     manifest = {
         "chunks": chunks,
         "zeroshot": [
-            {"name": "digit", "files": [digit_file], "classnames": list(DIGIT_NAMES), "templates": TEMPLATES},
-            {"name": "parity", "files": [parity_file], "classnames": ["even", "odd"], "templates": TEMPLATES},
+            {
+                "name": "digit",
+                "kind": "object",
+                "files": [digit_file],
+                "classnames": list(DIGIT_NAMES),
+                "templates": TEMPLATES,
+            },
+            {  # odd or even: a property of the digit, not which digit it is
+                "name": "parity",
+                "kind": "attribute",
+                "files": [parity_file],
+                "classnames": ["even", "odd"],
+                "templates": TEMPLATES,
+            },
         ],
     }
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2))

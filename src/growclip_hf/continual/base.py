@@ -11,14 +11,21 @@ from safetensors.torch import load_file, save_file
 
 
 class ContinualStrategy:
-    """Hooks the stage loop calls; the default is plain sequential fine-tuning (SeqF).
+    """Hooks the stage loop calls; the default is plain sequential fine-tuning (SeqF). Subclass it for your own.
 
-    - ``replay``: what the data plan streams at each task (``none``, ``all``, ``reservoir``).
+    - ``name``: how runs and reports call it. ``replay``: what the data plan streams at each task (``none``, ``all``,
+      ``reservoir``; with ``reservoir`` also set ``buffer_size``). ``needs_previous_model``: the loop then passes a
+      frozen copy of the model as it was at the end of the previous task to ``on_task_start``.
     - ``on_task_start(task, model, previous, growth_target)``: after any growth, before the task's first step;
-      ``previous`` is the model as it was at the end of the previous task (before growth), or None for task 0.
-    - ``extra_loss(image_embeds, text_embeds, batch)``: terms added to the global contrastive loss (or None).
+      ``previous`` is the model at the end of the previous task (before growth; None for task 0 or when not needed),
+      ``growth_target`` the partial config the model just grew by (None: no growth).
+    - ``extra_loss(image_embeds, text_embeds, batch)``: terms added to the global contrastive loss (or None). The
+      embeddings are this process's L2-normalised rows of the step (all its micro-batches, with gradient) and
+      ``batch`` their inputs. Under several processes each process returns its part; DDP then averages the
+      gradients, so a term over the global batch gathers with ``objective.gather_with_grad`` (see Mod-X, CTP).
     - ``after_step(model)``: after every optimizer step. ``on_task_end(task, model)``: after the task's last step.
     - ``save(folder)`` / ``load(folder, model_class, device)``: strategy state for exact resume.
+    Every process calls every hook with the same arguments.
     """
 
     name = "seqf"

@@ -1,5 +1,7 @@
-"""Evaluate one model, or every stage of a run, on a suite: per-task metrics, R matrices, continual summaries,
-spatial disorder between consecutive stages and the growth timeline, as one JSON-serialisable dict."""
+"""Evaluate one model, or every stage of a run, on a suite: per-task metrics, the zero-shot means per task kind
+(object / attribute) with their chance levels, R matrices, continual summaries, spatial disorder between consecutive
+stages and the growth timeline, as one JSON-serialisable dict whose ``headline`` is the last checkpoint's object
+zero-shot mean and retrieval."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import torch
 from .continual import continual_summary, final_average, forgetting
 from .disorder import spatial_disorder
 from .embeddings import DEFAULT_BATCH_SIZE, embed_pixels, embed_texts
+from .kinds import ATTRIBUTE, OBJECT, kind_summary, ordered_kinds
 from .retrieval import retrieval_metrics
 from .runs import discover_stages, load_stage, read_growth_log, samples_seen
 from .suite import EvalSuite
@@ -81,6 +84,7 @@ def evaluate_stage(model, processor, suite: EvalSuite, num_seen: int | None, bat
         },
         "zeroshot": evaluate_zeroshot(model, processor, suite, batch_size),
     }
+    result["zeroshot_by_kind"] = kind_summary(result["zeroshot"], {task.name: task.kind for task in suite.zeroshot})
     seen = len(splits) if num_seen is None else min(num_seen, len(splits))
     result["union_retrieval"] = union_retrieval(splits[:seen]) if seen else None
     result["num_seen_chunks"] = seen
@@ -155,12 +159,52 @@ def summarise(stage_results: list[dict], suite: EvalSuite, single_model: bool) -
             if single_model
             else continual_summary(matrices["retrieval_Rm"]["values"])
         )
+    kinds = {}
     if task_names:
         values = _matrix(stage_results, "zeroshot", "top1", task_names)
         matrices["zeroshot_top1"] = values
-        continual["zeroshot_top1"] = {
-            "final_average": final_average(values["values"]),
-            "forgetting": forgetting(values["values"], num_old=len(task_names)),
-            "backward_transfer": None,
-        }
-    return {"matrices": matrices, "continual": continual}
+        continual["zeroshot_top1"] = _zeroshot_summary(values["values"])
+        task_kinds = [task.kind for task in suite.zeroshot]
+        for kind in ordered_kinds(task_kinds):
+            columns = [j for j, task_kind in enumerate(task_kinds) if task_kind == kind]
+            continual[f"zeroshot_top1_{kind}"] = _zeroshot_summary(
+                [[row[j] for j in columns] for row in values["values"]]
+            )
+            kinds[kind] = {
+                "tasks": [task_names[j] for j in columns],
+                "chance_top1": sum(100.0 / len(suite.zeroshot[j].classnames) for j in columns) / len(columns),
+            }
+    return {
+        "matrices": matrices,
+        "continual": continual,
+        "zeroshot_kinds": kinds,
+        "headline": headline(stage_results[-1]) if stage_results else None,
+    }
+
+
+def _zeroshot_summary(values: list[list[float]]) -> dict:
+    """Zero-shot tasks are not learned one per stage: final average and forgetting over all of them, no BWT."""
+    return {
+        "final_average": final_average(values),
+        "forgetting": forgetting(values, num_old=len(values[0])),
+        "backward_transfer": None,
+    }
+
+
+def headline(stage: dict) -> dict:
+    """The figures a result is quoted by: object and attribute zero-shot means with their chance levels, and
+    retrieval R@1 (mean of both directions) and Rm over the union of the test splits the checkpoint has seen (the
+    mean over the splits when there is no union)."""
+    by_kind = stage.get("zeroshot_by_kind", {})
+    retrieval = stage.get("union_retrieval") or None
+    if retrieval is None and stage.get("retrieval"):
+        splits = list(stage["retrieval"].values())
+        retrieval = {key: sum(split[key] for split in splits) / len(splits) for key in ("i2t_R@1", "t2i_R@1", "Rm")}
+    figures = {"stage": stage.get("name")}
+    for kind in (OBJECT, ATTRIBUTE):
+        summary = by_kind.get(kind, {})
+        figures[f"{kind}_zeroshot_top1"] = summary.get("mean_top1")
+        figures[f"{kind}_zeroshot_chance"] = summary.get("chance_top1")
+    figures["retrieval_R@1"] = (retrieval["i2t_R@1"] + retrieval["t2i_R@1"]) / 2 if retrieval else None
+    figures["retrieval_Rm"] = retrieval["Rm"] if retrieval else None
+    return figures

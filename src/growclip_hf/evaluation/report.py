@@ -7,7 +7,12 @@ from pathlib import Path
 
 from .plots import plot_growth_timeline, plot_matrix_heatmap, plot_task_curves
 
-MATRIX_TITLES = {"retrieval_Rm": "Retrieval Rm (%)", "zeroshot_top1": "Zero-shot top-1 (%)"}
+MATRIX_TITLES = {
+    "retrieval_Rm": "Retrieval Rm (%)",
+    "zeroshot_top1": "Zero-shot top-1, all tasks (%)",
+    "zeroshot_top1_object": "Zero-shot top-1, object tasks (%)",
+    "zeroshot_top1_attribute": "Zero-shot top-1, attribute tasks (%)",
+}
 
 
 def write_plots(results: dict, output_dir: Path) -> list[Path]:
@@ -28,22 +33,53 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def headline_line(results: dict) -> str | None:
+    """One sentence with the figures a result is quoted by (the last checkpoint's object mean first)."""
+    figures = results.get("headline")
+    if not figures:
+        return None
+    parts = []
+    for kind in ("object", "attribute"):
+        if figures.get(f"{kind}_zeroshot_top1") is not None:
+            parts.append(
+                f"{kind} zero-shot top-1 **{figures[f'{kind}_zeroshot_top1']:.1f}%** "
+                f"(chance {figures[f'{kind}_zeroshot_chance']:.1f}%)"
+            )
+    if figures.get("retrieval_R@1") is not None:
+        parts.append(f"retrieval R@1 **{figures['retrieval_R@1']:.1f}%** (Rm {figures['retrieval_Rm']:.1f})")
+    return f"Headline ({figures['stage']}): " + ", ".join(parts) + "." if parts else None
+
+
 def markdown_summary(results: dict, plots: list[Path]) -> str:
-    """A human summary: one row per stage, the continual summaries, spatial disorder, per-task tables, plots."""
+    """A human summary: the headline, one row per stage with the zero-shot mean per task kind beside its chance level,
+    the continual summaries, spatial disorder, per-task tables, plots."""
     lines = ["# Evaluation", "", f"Source: `{results['source']}`; suite: `{results['manifest']}`.", ""]
+    headline = headline_line(results)
+    if headline:
+        lines += [headline, ""]
+    kinds = list(results.get("zeroshot_kinds", {}))
+    kind_columns = "".join(f" {kind} zero-shot top-1 (mean) |" for kind in kinds)
     lines += [
-        "| stage | parameters | samples seen | zero-shot top-1 (mean) | retrieval R@1 (mean i2t/t2i) | Rm (mean) |"
+        f"| stage | parameters | samples seen |{kind_columns} retrieval R@1 (mean i2t/t2i) | Rm (mean) |",
+        "| --- | ---: | ---: |" + " ---: |" * (len(kinds) + 2),
     ]
-    lines += ["| --- | ---: | ---: | ---: | ---: | ---: |"]
     for stage in results["stages"]:
         retrieval = list(stage["retrieval"].values())
         r_at_1 = _mean([(split["i2t_R@1"] + split["t2i_R@1"]) / 2 for split in retrieval])
-        top1 = _mean([task["top1"] for task in stage["zeroshot"].values()])
+        by_kind = stage.get("zeroshot_by_kind", {})
+        means = "".join(f" {_number(by_kind.get(kind, {}).get('mean_top1'))} |" for kind in kinds)
         seen = stage["samples_seen"]
         lines.append(
-            f"| {stage['name']} | {stage['parameters']:,} | {'n/a' if seen is None else f'{seen:,}'} | "
-            f"{_number(top1)} | {_number(r_at_1)} | {_number(_mean([split['Rm'] for split in retrieval]))} |"
+            f"| {stage['name']} | {stage['parameters']:,} | {'n/a' if seen is None else f'{seen:,}'} |{means} "
+            f"{_number(r_at_1)} | {_number(_mean([split['Rm'] for split in retrieval]))} |"
         )
+    if kinds:
+        chances = "".join(f" {_number(results['zeroshot_kinds'][kind]['chance_top1'])} |" for kind in kinds)
+        lines.append(f"| chance | | |{chances} | |")
+        lines += [""] + [
+            f"- {kind} tasks: {', '.join(f'`{name}`' for name in results['zeroshot_kinds'][kind]['tasks'])}"
+            for kind in kinds
+        ]
     lines += ["", "## Continual summaries (percent points)", ""]
     lines += ["| matrix | final average | forgetting | backward transfer |", "| --- | ---: | ---: | ---: |"]
     for key, summary in results["continual"].items():

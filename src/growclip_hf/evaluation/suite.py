@@ -1,7 +1,8 @@
 """Read the evaluation suite a benchmark ``manifest.json`` describes: per-chunk retrieval test splits, zero-shot tasks.
 
 Manifest (paths relative to it): ``{"chunks": [{"name", "train": [files], "test": [files], "num_train", "num_test"}],
-"zeroshot": [{"name", "files", "classnames", "templates"}]}``. Files are parquet shards; an image cell is a `datasets`
+"zeroshot": [{"name", "files", "classnames", "templates", "kind"}]}``; ``kind`` is ``object`` or ``attribute``
+(missing: ``object``, see ``kinds.py``). Files are parquet shards; an image cell is a `datasets`
 Image value (a dict with ``bytes`` and/or ``path``), raw bytes or a path. A caption cell is a string or a list of
 captions of the same image. Column names are parameters; when not given, the manifest's ``image_column`` /
 ``text_column`` are used, and for retrieval a ``captions`` list column is preferred when the shards have one.
@@ -19,6 +20,7 @@ import torch
 from PIL import Image
 
 from .embeddings import preprocess_images
+from .kinds import DEFAULT_KIND, normalise_kind
 
 
 @dataclass
@@ -58,6 +60,7 @@ class ZeroShotTask:
     labels: torch.Tensor
     classnames: list[str]
     templates: list[str]
+    kind: str = DEFAULT_KIND
 
 
 @dataclass
@@ -127,7 +130,14 @@ def load_zeroshot_task(task: dict, root: Path, image_column: str, label_column: 
     rows = read_rows(task["files"], root, [image_column, label_column], limit)
     images = ImageSet(f"zeroshot/{task['name']}", [decode_image(value, root) for value in rows[image_column]])
     labels = torch.tensor(rows[label_column], dtype=torch.long)
-    return ZeroShotTask(task["name"], images, labels, list(task["classnames"]), list(task["templates"]))
+    return ZeroShotTask(
+        task["name"],
+        images,
+        labels,
+        list(task["classnames"]),
+        list(task["templates"]),
+        normalise_kind(task.get("kind")),
+    )
 
 
 def load_suite(

@@ -16,6 +16,15 @@ def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
+def rank_and_world_size() -> tuple[int, int]:
+    """This process's rank and the number of processes; ``(0, 1)`` outside a multi-process group.
+
+    With equal local batches, this process's rows sit at ``rank * local_batch ..`` of anything ``gather_with_grad``
+    returns.
+    """
+    return (dist.get_rank(), dist.get_world_size()) if _distributed() else (0, 1)
+
+
 def gather_with_grad(features: torch.Tensor) -> torch.Tensor:
     """Concatenate ``features`` from all processes (rank order); gradients flow back to every contributor."""
     if not _distributed():
@@ -42,7 +51,7 @@ def global_contrastive_loss(
     gather = gather and _distributed()
     all_images = gather_with_grad(image_embeds) if gather else image_embeds
     all_texts = gather_with_grad(text_embeds) if gather else text_embeds
-    rank = dist.get_rank() if gather else 0
+    rank = rank_and_world_size()[0] if gather else 0
     labels = torch.arange(image_embeds.shape[0], device=image_embeds.device) + rank * image_embeds.shape[0]
     logits_per_image = logit_scale * image_embeds @ all_texts.t()
     logits_per_text = logit_scale * text_embeds @ all_images.t()

@@ -47,7 +47,7 @@ def contrastive_backward(
         cached = [_embed(model, batch) for batch in micro_batches]
     images = torch.cat([c[0] for c in cached]).requires_grad_(True)
     texts = torch.cat([c[1] for c in cached]).requires_grad_(True)
-    scale = cached[0][2].detach().requires_grad_(True)
+    scale = cached[0][2].requires_grad_(True)  # computed under no_grad: already a leaf
     loss = global_contrastive_loss(images, texts, scale, gather=gather)
     loss = _with_extra(loss, extra_loss, images, texts, _concat(micro_batches))
     loss.backward()

@@ -1,4 +1,13 @@
-"""Settings of ``growclip-hf run`` per data scale: the starting model, the training and the growth loop."""
+"""Settings of ``growclip-hf run`` per data scale: the starting model, the training, the growth loop and the
+strategy against forgetting.
+
+``default`` trains 2 passes of 128 pairs a step over each chunk of the embedded stream plus a 5,000-pair replay
+reservoir of the earlier chunks (ER). The stream's chunks teach disjoint classes (clothes, digits, drawings of
+animals, food, ...), and without replay every chunk wipes out the last: measured with
+``benchmarks/semantic_probe.py`` at equal compute (150 steps of 128 pairs per chunk), the final object zero-shot mean
+was at chance with plain fine-tuning (10.6 %, chance 10.6 %) and 34.6 % with the reservoir. ``--strategy`` still
+picks any other strategy (the reservoir size below only applies to ER).
+"""
 
 from __future__ import annotations
 
@@ -37,8 +46,8 @@ PRESETS = {
         },
         "tokenizer": {"vocab_size": 4096, "context_length": 32},
         "training": {
-            "batch_size": 64,
-            "epochs_per_stage": 5.0,
+            "batch_size": 128,
+            "epochs_per_stage": 2.0,
             "learning_rate": 1e-3,
             "warmup_steps": 10,
             "checkpoint_every": 50,
@@ -46,7 +55,8 @@ PRESETS = {
             "ramp_steps": 30,
         },
         "growth": {"policy": "auto", "max_search_fraction": 0.15, "min_proxy_steps": 2, "budget_exponent": 0.75},
-        "data": {"shuffle_buffer": 1000, "num_workers": 1},
+        "continual": {"strategy": "er"},
+        "data": {"shuffle_buffer": 1000, "num_workers": 1, "reservoir_size": 5000},
     },
 }
 

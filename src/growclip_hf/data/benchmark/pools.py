@@ -4,61 +4,83 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+from PIL import Image
 
 from . import assets
-from .scenes import Sprite, sprite_from_gray, sprite_from_photo
+from .topics import OPENCLIPART_FOLDERS, TOPICS, emoji_topic, tuxpaint_topic
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-EMOJI_GROUP_NAMES = {
-    "Smileys & Emotion": "smiley face", "People & Body": "person or body part", "Animals & Nature": "animal or plant",
-    "Food & Drink": "food or drink", "Travel & Places": "place or vehicle", "Activities": "activity or sport",
-    "Objects": "everyday object", "Symbols": "symbol",
-}  # fmt: skip
-_FACE_SUBGROUPS = ("face-", "person", "hand-", "body-parts")
-_HELD_OUT_EVERY = 5  # every 5th emoji of the catalogue is kept for zero-shot evaluation only
+_HELD_OUT_EVERY = 5  # every 5th drawing of a topic (per source) is kept for zero-shot evaluation only
+
+
+@dataclass(frozen=True)
+class Item:
+    """One real object: RGBA pixels, the phrase that names it, and its class label.
+
+    ``label`` is what the zero-shot task of its domain asks for (a Fashion-MNIST class, a digit word, a topic);
+    ``topic`` is set for drawings (the topic's key in ``TOPICS``).
+    """
+
+    image: Image.Image
+    phrase: str
+    label: str
+    style: str
+    topic: str | None = None
+    flippable: bool = True
 
 
 @dataclass(frozen=True)
 class Pool:
-    """Entries per split ('train', 'test', 'zeroshot') and how to turn an entry into a Sprite."""
+    """Entries per split ('train', 'test', 'zeroshot') and how to turn an entry into an Item of a given size."""
 
     splits: dict[str, list]
-    make: Callable[[object], Sprite]
+    make: Callable[[object, int], Item]
 
-    def draw(self, split: str, rng: np.random.Generator) -> Sprite:
+    def draw(self, split: str, rng: np.random.Generator, size: int) -> Item:
         entries = self.splits[split]
-        return self.make(entries[int(rng.integers(len(entries)))])
+        return self.make(entries[int(rng.integers(len(entries)))], size)
 
 
-def _fashion_sprite(entry) -> Sprite:
+def article(phrase: str) -> str:
+    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
+
+
+def gray_sprite(pixels: np.ndarray) -> Image.Image:
+    """A white-on-black grayscale image as white ink whose alpha is the intensity: on black it is the image itself."""
+    image = Image.new("RGBA", (pixels.shape[1], pixels.shape[0]), (255, 255, 255, 0))
+    image.putalpha(Image.fromarray(pixels.astype(np.uint8), mode="L"))
+    return image
+
+
+def _fashion_item(entry, size: int) -> Item:
     split, index = entry
     images, labels = assets.fashion_mnist(split)
-    label = int(labels[index])
-    return sprite_from_gray(images[index], assets.FASHION_CLASSES[label], assets.FASHION_CLASSES[label])
+    name = assets.FASHION_CLASSES[int(labels[index])]
+    return Item(gray_sprite(images[index]), article(name), name, "photo")
 
 
-def fashion_pool(classes: tuple[int, ...]) -> Pool:
+def fashion_pool() -> Pool:
+    """All 10 classes: training images for scenes, test images 0-4,999 for retrieval, 5,000-9,999 for zero-shot."""
     _, train_labels = assets.fashion_mnist("train")
     _, test_labels = assets.fashion_mnist("test")
-    wanted = np.isin(train_labels, classes)
-    test_wanted = np.isin(test_labels, classes)
     half = len(test_labels) // 2
     return Pool(
         {
-            "train": [("train", int(i)) for i in np.flatnonzero(wanted)],
-            "test": [("test", int(i)) for i in np.flatnonzero(test_wanted[:half])],
-            "zeroshot": [("test", int(i) + half) for i in np.flatnonzero(test_wanted[half:])],
+            "train": [("train", i) for i in range(len(train_labels))],
+            "test": [("test", i) for i in range(half)],
+            "zeroshot": [("test", i) for i in range(half, len(test_labels))],
         },
-        _fashion_sprite,
+        _fashion_item,
     )
 
 
-def _digit_sprite(index: int) -> Sprite:
+def _digit_item(index: int, size: int) -> Item:
     images, labels = assets.mnist_digits()
-    digit = int(labels[index])
-    return sprite_from_gray(images[index], f"handwritten {digit}", DIGIT_WORDS[digit])
+    word = DIGIT_WORDS[int(labels[index])]
+    return Item(gray_sprite(images[index]), f"a handwritten {word}", word, "handwriting", flippable=False)
 
 
 def mnist_pool() -> Pool:
@@ -71,42 +93,52 @@ def mnist_pool() -> Pool:
         splits["train"] += indices[:cut_train]
         splits["test"] += indices[cut_train:cut_test]
         splits["zeroshot"] += indices[cut_test:]
-    return Pool(splits, _digit_sprite)
+    return Pool(splits, _digit_item)
 
 
-def _emoji_sprite(emoji: assets.Emoji) -> Sprite:
-    return Sprite(assets.emoji_sprite(emoji.text), emoji.name, False, EMOJI_GROUP_NAMES[emoji.group])
+@lru_cache(maxsize=1)
+def drawing_catalogue() -> dict[str, list[tuple]]:
+    """Per topic, the usable drawings of the three styles, each list sorted: ``(style, key, phrase)``.
+
+    Emoji: the Unicode name; Tux Paint: the stamp's English description; clip-art: its folder's noun.
+    """
+    by_topic: dict[str, list[tuple]] = {topic: [] for topic in TOPICS}
+    for emoji in assets.emoji_catalogue():
+        topic = emoji_topic(emoji.subgroup)
+        if topic:
+            by_topic[topic].append(("emoji", emoji.text, f"{article(emoji.name)} emoji"))
+    for stamp in assets.tuxpaint_stamps():
+        topic = tuxpaint_topic(stamp.folder)
+        if topic and assets.drawing_is_usable(stamp.path):
+            by_topic[topic].append(("drawing", stamp.path, stamp.phrase))
+    for drawing in assets.openclipart_drawings():
+        noun_topic = OPENCLIPART_FOLDERS.get(drawing.folder)
+        if noun_topic and assets.drawing_is_usable(drawing.path):
+            by_topic[noun_topic[1]].append(("clip-art", drawing.path, article(f"clip-art {noun_topic[0]}")))
+    return by_topic
 
 
-def _face_photo(index: int) -> Sprite:
-    crops, _ = assets.lfw_subset()
-    return sprite_from_photo(crops[index], "black-and-white photo of a face", "face photo")
+def _drawing_item(entry, size: int) -> Item:
+    style, key, phrase, topic = entry
+    image = assets.emoji_sprite(key, size) if style == "emoji" else assets.drawing_sprite(key, size)
+    return Item(image, phrase, topic, style, topic=topic)
 
 
-def _split_emoji(selected: list[assets.Emoji]) -> dict[str, list]:
-    catalogue = assets.emoji_catalogue()
-    held_out = {emoji for i, emoji in enumerate(catalogue) if i % _HELD_OUT_EVERY == 0}
-    seen = [emoji for emoji in selected if emoji not in held_out]
-    return {"train": seen, "test": seen, "zeroshot": [emoji for emoji in selected if emoji in held_out]}
+def drawing_pool(topics: tuple[str, ...]) -> Pool:
+    """Drawings of the given topics; every 5th of each topic and style is held out for zero-shot evaluation.
 
-
-def emoji_pool(groups: tuple[str, ...]) -> Pool:
-    selected = [emoji for emoji in assets.emoji_catalogue() if emoji.group in groups]
-    return Pool(_split_emoji(selected), _emoji_sprite)
-
-
-def faces_pool() -> Pool:
-    """Face and person emoji plus the first 50 LFW face photos (40 train, 10 test); LFW 50-199 stay for zero-shot."""
-    selected = [
-        emoji
-        for emoji in assets.emoji_catalogue()
-        if emoji.group in ("Smileys & Emotion", "People & Body") and emoji.subgroup.startswith(_FACE_SUBGROUPS)
-    ]
-    splits = _split_emoji(selected)
-    splits["train"] = splits["train"] + [("lfw", i) for i in range(40)]
-    splits["test"] = splits["test"] + [("lfw", i) for i in range(40, 50)]
-
-    def make(entry) -> Sprite:
-        return _face_photo(entry[1]) if isinstance(entry, tuple) else _emoji_sprite(entry)
-
-    return Pool(splits, make)
+    The retrieval test split composes new scenes from the training drawings (the scenes are held out, not the
+    drawings): a few hundred drawings per topic are too few to hold out enough of them for both.
+    """
+    catalogue = drawing_catalogue()
+    splits: dict[str, list] = {"train": [], "test": [], "zeroshot": []}
+    for topic in topics:
+        for style in ("emoji", "drawing", "clip-art"):
+            entries = [(*entry, topic) for entry in catalogue[topic] if entry[0] == style]
+            for position, entry in enumerate(entries):
+                if position % _HELD_OUT_EVERY == 0:
+                    splits["zeroshot"].append(entry)
+                else:
+                    splits["train"].append(entry)
+                    splits["test"].append(entry)
+    return Pool(splits, _drawing_item)

@@ -1,4 +1,8 @@
-"""The zero-shot classification suite: held-out images, class names and prompt templates per task."""
+"""The zero-shot classification suite: held-out images, class names, prompt templates and a kind per task.
+
+``kind`` says what a task measures: ``object`` (what the thing is) or ``attribute`` (how many, where). The object
+tasks are the benchmark's headline; the attribute tasks show whether layout words were learnt as well.
+"""
 
 from __future__ import annotations
 
@@ -9,131 +13,117 @@ import numpy as np
 from PIL import Image
 
 from . import assets
-from .pools import DIGIT_WORDS, EMOJI_GROUP_NAMES, Pool, emoji_pool, fashion_pool, mnist_pool
-from .scenes import (
-    COLOURS,
-    COUNT_WORDS,
-    PLAIN_BACKGROUNDS,
-    POSITIONS,
-    SIZES,
-    TEXTURE_BACKGROUNDS,
-    Placement,
-    background_image,
-    contrasting_colour,
-    render,
-    sprite_from_gray,
-)
+from .pools import DIGIT_WORDS, Item, Pool, drawing_pool, fashion_pool, gray_sprite, mnist_pool
+from .scenes import COUNT_WORDS, POSITIONS, render
+from .topics import TOPICS
+
+KINDS = ("object", "attribute")
 
 
 @dataclass(frozen=True)
 class ZeroShotTask:
     name: str
+    kind: str
     classnames: tuple[str, ...]
     templates: tuple[str, ...]
-    # (rng, label index, image size, textures) -> image showing that class
-    make_image: Callable[[np.random.Generator, int, int, dict], Image.Image]
+    # (rng, label index, image size) -> image showing that class
+    make_image: Callable[[np.random.Generator, int, int], Image.Image]
 
 
-def _scene(rng, pool: Pool, image_size, textures, *, count=1, colour=None, size=None, position=None, background=None):
-    """A held-out scene with the asked attribute fixed and the others random."""
-    backgrounds = list(PLAIN_BACKGROUNDS)
-    background = background or backgrounds[int(rng.integers(len(backgrounds)))]
-    cells = list(POSITIONS)
-    chosen = [position] if position else [cells[i] for i in rng.choice(len(cells), size=count, replace=False)]
-    placements = []
-    for cell in chosen:
-        sprite = pool.draw("zeroshot", rng)
-        tint = colour or (contrasting_colour(background, rng) if sprite.tintable else None)
-        placements.append(
-            Placement(
-                sprite, tint if sprite.tintable else None, size or list(SIZES)[int(rng.integers(3))], cell, "upright"
-            )
-        )
-    return render(placements, background_image(background, image_size, rng, textures))
+def _by_label(pool: Pool, label_of: Callable[[object], str], classes: tuple[str, ...]) -> dict[int, list]:
+    """The pool's zero-shot entries grouped by class index (labels read without decoding the images)."""
+    groups: dict[int, list] = {index: [] for index in range(len(classes))}
+    for entry in pool.splits["zeroshot"]:
+        groups[classes.index(label_of(entry))].append(entry)
+    return groups
+
+
+def _single(pool: Pool, entries: list, rng: np.random.Generator, size: int) -> Image.Image:
+    item = pool.make(entries[int(rng.integers(len(entries)))], size)
+    return render([item], "single", size, rng)
 
 
 def build_tasks() -> list[ZeroShotTask]:
-    fashion_all = fashion_pool(tuple(range(10)))
-    fashion_by_class = {label: fashion_pool((label,)) for label in range(10)}
-    digits = mnist_pool()
-    digit_pool_by_class = {
-        d: Pool({"zeroshot": [i for i in digits.splits["zeroshot"] if assets.mnist_digits()[1][i] == d]}, digits.make)
-        for d in range(10)
-    }
-    emoji_by_group = {name: emoji_pool((group,)) for group, name in EMOJI_GROUP_NAMES.items()}
-    group_names = tuple(EMOJI_GROUP_NAMES.values())
-    colours, sizes, positions = tuple(COLOURS), tuple(SIZES), tuple(POSITIONS)
-    backgrounds = tuple(PLAIN_BACKGROUNDS) + tuple(TEXTURE_BACKGROUNDS)
+    fashion, digits, drawings = fashion_pool(), mnist_pool(), drawing_pool(tuple(TOPICS))
+    _, fashion_labels = assets.fashion_mnist("test")
+    _, digit_labels = assets.mnist_digits()
+    fashion_classes, topic_keys = tuple(assets.FASHION_CLASSES), tuple(TOPICS)
+    fashion_groups = _by_label(fashion, lambda e: fashion_classes[int(fashion_labels[e[1]])], fashion_classes)
+    digit_groups = _by_label(digits, lambda e: DIGIT_WORDS[int(digit_labels[e])], DIGIT_WORDS)
+    emoji = Pool({"zeroshot": [e for e in drawings.splits["zeroshot"] if e[0] == "emoji"]}, drawings.make)
+    drawn = Pool({"zeroshot": [e for e in drawings.splits["zeroshot"] if e[0] != "emoji"]}, drawings.make)
+    emoji_groups = _by_label(emoji, lambda e: e[3], topic_keys)
+    drawn_groups = _by_label(drawn, lambda e: e[3], topic_keys)
+    clipart = Pool({"zeroshot": [e for e in drawings.splits["zeroshot"] if e[0] == "clip-art"]}, drawings.make)
+    styles = (fashion, digits, emoji, clipart)
+    held_out = (fashion, digits, drawings)
 
-    def sklearn_digit(rng, label, image_size, textures):
+    def sklearn_digit(rng, label, size):
         images, labels = assets.sklearn_digits()
         index = int(rng.choice(np.flatnonzero(labels == label)))
-        sprite = sprite_from_gray(np.kron(images[index], np.ones((4, 4), np.uint8)), "digit", str(label))
-        pool = Pool({"zeroshot": [0]}, lambda _: sprite)
-        return _scene(rng, pool, image_size, textures, size="large")
+        sprite = gray_sprite(np.kron(images[index], np.ones((4, 4), np.uint8)))
+        return render([Item(sprite, "", DIGIT_WORDS[label], "handwriting", flippable=False)], "single", size, rng)
 
-    def lfw(rng, label, image_size, textures):
-        crops, labels = assets.lfw_subset()
-        index = int(rng.choice([i for i in range(50, 200) if labels[i] == 1 - label]))
-        patch = Image.fromarray(crops[index]).convert("RGB").resize((image_size, image_size), Image.BICUBIC)
-        return patch
+    def layout_scene(rng, layout, size, where="centre"):
+        pool = held_out[int(rng.integers(len(held_out)))]
+        count = {"single": 1, "side": 1, "pair": 2, "quad": 4}[layout]
+        return render([pool.draw("zeroshot", rng, size) for _ in range(count)], layout, size, rng, where)
 
     return [
         ZeroShotTask(
             "fashion_mnist",
-            tuple(assets.FASHION_CLASSES),
-            ("a photo of a {}.", "a {} on a plain background.", "a small {}.", "a large {}."),
-            lambda rng, label, s, t: _scene(rng, fashion_by_class[label], s, t),
+            "object",
+            fashion_classes,
+            ("a photo of a {}.", "a picture of a {}.", "a {}."),
+            lambda rng, label, size: _single(fashion, fashion_groups[label], rng, size),
         ),
         ZeroShotTask(
             "mnist_digits",
+            "object",
             DIGIT_WORDS,
-            ("a handwritten {}.", "the digit {} written by hand.", "a picture of the number {}."),
-            lambda rng, label, s, t: _scene(rng, digit_pool_by_class[label], s, t),
-        ),
-        ZeroShotTask("sklearn_digits", DIGIT_WORDS, ("a handwritten {}.", "a blurry digit {}."), sklearn_digit),
-        ZeroShotTask(
-            "emoji_group",
-            group_names,
-            ("a {}.", "an emoji of a {}.", "a picture of a {}."),
-            lambda rng, label, s, t: _scene(rng, emoji_by_group[group_names[label]], s, t),
+            ("a handwritten {}.", "a picture of a handwritten {}.", "the digit {} written by hand."),
+            lambda rng, label, size: _single(digits, digit_groups[label], rng, size),
         ),
         ZeroShotTask(
-            "colour",
-            colours,
-            ("a {} object.", "something {} on a plain background.", "a {} thing."),
-            lambda rng, label, s, t: _scene(
-                rng, fashion_all, s, t, colour=colours[label], background=_plain_for(colours[label])
-            ),
+            "sklearn_digits",
+            "object",
+            DIGIT_WORDS,
+            ("a handwritten {}.", "a picture of a handwritten {}.", "the digit {} written by hand."),
+            sklearn_digit,
+        ),
+        ZeroShotTask(
+            "drawing_topic",
+            "object",
+            tuple(TOPICS.values()),
+            ("a picture of {}.", "{}.", "a drawing of {}."),
+            lambda rng, label, size: _single(drawn, drawn_groups[label], rng, size),
+        ),
+        ZeroShotTask(
+            "emoji_topic",
+            "object",
+            tuple(TOPICS.values()),
+            ("a picture of {}.", "{}.", "an emoji of {}."),
+            lambda rng, label, size: _single(emoji, emoji_groups[label], rng, size),
         ),
         ZeroShotTask(
             "count",
+            "attribute",
             tuple(COUNT_WORDS.values()),
-            ("a picture of {}.", "{} on a background."),
-            lambda rng, label, s, t: _scene(rng, fashion_all, s, t, count=label + 1, size="small"),
+            ("{}.", "a picture of {}."),
+            lambda rng, label, size: layout_scene(rng, ("single", "pair", "quad")[label], size),
         ),
         ZeroShotTask(
             "position",
-            positions,
-            ("an object in the {}.", "something at the {} of the picture."),
-            lambda rng, label, s, t: _scene(rng, fashion_all, s, t, position=positions[label], size="small"),
+            "attribute",
+            tuple(POSITIONS.values()),
+            ("an object {}.", "a picture of something {}."),
+            lambda rng, label, size: layout_scene(rng, "side", size, list(POSITIONS)[label]),
         ),
         ZeroShotTask(
-            "size",
-            sizes,
-            ("a {} object.", "a {} thing on a background."),
-            lambda rng, label, s, t: _scene(rng, fashion_all, s, t, size=sizes[label], position="centre"),
+            "picture_style",
+            "attribute",
+            ("a photo", "a handwritten digit", "an emoji", "a clip-art drawing"),
+            ("{}.", "a picture: {}."),
+            lambda rng, label, size: render([styles[label].draw("zeroshot", rng, size)], "single", size, rng),
         ),
-        ZeroShotTask(
-            "background",
-            tuple(b.removeprefix("a ") for b in backgrounds),
-            ("an object on {}.", "something in front of {}."),
-            lambda rng, label, s, t: _scene(rng, fashion_all, s, t, background=backgrounds[label]),
-        ),
-        ZeroShotTask("face_photo", ("face", "not a face"), ("a photo of a {}.", "a black-and-white {}."), lfw),
     ]
-
-
-def _plain_for(colour: str) -> str:
-    """A neutral background on which ``colour`` is clearly visible."""
-    return "a black background" if colour == "white" else "a white background"
