@@ -11,11 +11,13 @@ import datetime
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from doc_sections import mean_spread  # noqa: E402
 
 STRATEGIES = ("seqf", "jointt", "er", "ctp", "modx")
 POLICIES = ("none", "auto")
@@ -62,11 +64,7 @@ def run_one(strategy: str, policy: str, seed: int, epochs: float, out: Path, dat
 
 
 def _cell(values: list[float]) -> str:
-    if not values:
-        return "n/a"
-    if len(values) == 1:
-        return f"{values[0]:.1f}"
-    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+    return mean_spread(values, digits=1)
 
 
 def table(results: list[dict]) -> str:

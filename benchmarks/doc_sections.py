@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import statistics
 import subprocess
 from pathlib import Path
 
@@ -57,13 +58,24 @@ def git_commit() -> str:
         return "unknown"
 
 
-def write_section(path: str | Path, name: str, text: str) -> None:
+def mean_spread(values: list[float], digits: int = 1, single: str = "") -> str:
+    """ "mean ± sample standard deviation" over seeds; one value as it is (plus ``single``), none as n/a."""
+    if not values:
+        return "n/a"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}{single}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def write_section(path: str | Path, name: str, text: str, header: str | None = HEADER) -> None:
+    """Rewrite section ``name`` of ``path``; ``header=None`` keeps the page's own text outside the sections."""
     path = Path(path)
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     block = f"{start}\n{text.strip()}\n{end}"
-    page = path.read_text() if path.is_file() else HEADER
-    first = SECTION_START.search(page)
-    page = HEADER + "\n" + page[first.start() :] if first else HEADER  # the header always as written here
+    page = path.read_text() if path.is_file() else (header or "")
+    if header is not None:
+        first = SECTION_START.search(page)
+        page = header + "\n" + page[first.start() :] if first else header  # the header always as written here
     if start in page and end in page:
         before, rest = page.split(start, 1)
         page = before + block + rest.split(end, 1)[1]

@@ -90,6 +90,57 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_oracle(args: argparse.Namespace) -> int:
+    """Train the Oracle of a run's stage, evaluate it as one model and write OUT/oracle.json (see ``oracle``)."""
+    import json
+    import shutil
+
+    from .oracle import ORACLE_FILE, last_stage, oracle_compute, oracle_settings, oracle_steps
+
+    run_dir = Path(args.run_dir)
+    stage = last_stage(run_dir) if args.stage is None else args.stage
+    settings = apply_overrides(oracle_settings(run_dir, stage, args.seed), args.set or [])
+    if settings["model"].get("pretrained"):
+        raise SystemExit(
+            "growclip-hf oracle: the run started from a pretrained checkpoint; its Oracle would need "
+            "that checkpoint's own pre-training data, which this run does not have."
+        )
+    output_dir = Path(args.output_dir) if args.output_dir else run_dir / "oracle"
+    accelerator = make_accelerator(settings, output_dir)
+    if accelerator.is_main_process and (run_dir / "tokenizer").is_dir():
+        shutil.copytree(run_dir / "tokenizer", output_dir / "tokenizer", dirs_exist_ok=True)  # the run's vocabulary
+    accelerator.wait_for_everyone()
+    run = build_run(settings, output_dir, resume=args.resume, accelerator=accelerator)
+    run.run()
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        record = {"run": str(run_dir), "stage": stage, "seed": settings["training"].get("seed", 0)}
+        record.update(
+            oracle_compute(
+                run_dir,
+                run.plan.plan,
+                run.trainer.unwrapped_model.config,
+                run.global_batch(),
+                lambda pairs: oracle_steps(
+                    pairs, run.global_batch(), run.config.epochs_per_stage, run.config.steps_per_stage
+                ),
+            )
+        )
+        if args.report:
+            from .run_report import write_run_report
+
+            report, table = write_run_report(output_dir, run.eval_manifest)
+            results = json.loads((output_dir / "eval_results.json").read_text(encoding="utf-8"))
+            record["headline"] = results["headline"]
+            print(f"\n{table}\n\nReport: {report}")
+        (output_dir / ORACLE_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+        ratio = record["run_over_oracle"][-1] if record["run_over_oracle"] else float("nan")
+        print(f"Oracle of stage {stage} in {output_dir}; the run's cumulative compute is {ratio:.2f}x the Oracle's.")
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--push-to",
@@ -132,7 +183,7 @@ def add_training_commands(subparsers) -> None:
         "--strategy",
         choices=("seqf", "jointt", "er", "ctp", "modx"),
         default=None,
-        help="Continual-learning strategy against forgetting (default seqf: plain fine-tuning).",
+        help="Strategy against forgetting (default: the preset's: er at the default scale, seqf at small).",
     )
     run.add_argument("--seed", type=int, default=0, help="Training seed.")
     run.add_argument("--data-seed", type=int, default=0, help="Seed of the benchmark builder.")
@@ -156,3 +207,17 @@ def add_training_commands(subparsers) -> None:
     train.add_argument("--output-dir", default=None, help="Overrides training.output_dir.")
     _common(train)
     train.set_defaults(handler=run_train)
+
+    oracle = subparsers.add_parser(
+        "oracle",
+        help="Train a run's Oracle: its final architecture from scratch on every chunk seen up to a stage.",
+        description="Train RUN_DIR's final architecture from scratch on chunks 0..K with the run's recipe (TiC-CLIP's "
+        "Oracle), evaluate it on the run's suite and write OUT/oracle.json with the cumulative compute of retraining "
+        "at every stage beside the run's own (docs/results.md).",
+    )
+    oracle.add_argument("run_dir", help="A finished `growclip-hf run` / `train` folder.")
+    oracle.add_argument("--stage", type=int, default=None, help="Stage K whose data the Oracle sees (default: last).")
+    oracle.add_argument("--seed", type=int, default=None, help="Training seed (default: the run's).")
+    oracle.add_argument("--output-dir", default=None, help="Default RUN_DIR/oracle.")
+    _common(oracle)
+    oracle.set_defaults(handler=run_oracle)

@@ -20,6 +20,7 @@ from ..training.config import TrainingConfig
 from .continual_run import ContinualRun
 from .eval_manifest import write_eval_manifest
 from .manifest_plan import ManifestPlan, train_captions
+from .oracle import UnionPlan
 from .pretrained import context_length, load_pretrained
 from .stream_plan import StreamPlan, check_chunk, chunk_sizes, sample_captions, stream_chunks
 
@@ -105,6 +106,7 @@ def build_run(
     accelerator = accelerator or make_accelerator(settings, output_dir)
     data = dict(settings.get("data", {}))
     manifest = data.pop("manifest", None)
+    oracle_stage = data.pop("oracle_stage", None)
     chunks = None if manifest is not None else stream_chunks(data)
     has_checkpoint = latest_checkpoint(output_dir / "checkpoints") is not None
     if has_checkpoint and not resume:
@@ -137,6 +139,8 @@ def build_run(
         eval_manifest = Path(manifest)
     else:
         plan, eval_manifest = _stream_plan(settings, data, chunks, processor, context, training.seed, output_dir)
+    if oracle_stage is not None:
+        plan = UnionPlan(plan, int(oracle_stage))
     policy = build_policy(settings.get("growth", {}))
     run = ContinualRun(
         training,

@@ -50,7 +50,7 @@ PRESETS = {
             "epochs_per_stage": 2.0,
             "learning_rate": 1e-3,
             "warmup_steps": 10,
-            "checkpoint_every": 50,
+            "checkpoint_every": 100,
             "log_every": 10,
             "ramp_steps": 30,
         },
