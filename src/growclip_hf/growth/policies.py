@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..models.growclip.growth_targets_growclip import grown_config
+from .halving import run_halving
 from .search import SearchSettings, run_search
 from .space import GrowthBudget, GrowthSpace
 
@@ -79,6 +80,19 @@ class GrowthPolicy:
             return {**record, "target": choice.target or None, "choice": choice.name}
         if context.train_candidate is None or context.heldout is None:
             raise ValueError("The auto policy needs train_candidate and heldout in its StageContext.")
+        if self.search.method == "halving":
+            search = run_halving(
+                context.model,
+                candidates,
+                context.train_candidate,
+                context.pairs_per_step,
+                context.heldout,
+                context.stage_flops,
+                self.search,
+                seed=context.seed,
+            )
+            search["search_fraction"] = search["search_flops"] / context.stage_flops if context.stage_flops else 0.0
+            return {**record, "target": search["target"] or None, "choice": search["choice"], "search": search}
         result = run_search(
             context.model,
             candidates,
@@ -96,3 +110,26 @@ class GrowthPolicy:
 
 def _grown(config, target):
     return grown_config(config, target)[0]
+
+
+def decision_line(record: dict, bound: float | None = None) -> str:
+    """One console line per growth decision: the choice, each last-round candidate's score, the spend vs the bound."""
+    stage, choice = record["stage"], record.get("choice") or ("grow" if record.get("target") else "keep")
+    head = f"growth before stage {stage} ({record['policy']}): {choice}"
+    search = record.get("search")
+    if not search:
+        return head if record["policy"] != "schedule" else f"{head} -> {record.get('target')}"
+    if search.get("method") == "halving":
+        last = search["rounds"][-1] if search["rounds"] else {"round": -1, "steps": 0, "scores": []}
+        scores = ", ".join(
+            f"{s['name']} {s['heldout_loss']:.4f}"
+            + (f" ({s['vs_keep']:+.4f} ± {s['vs_keep_error']:.4f})" if "vs_keep" in s else "")
+            for s in last["scores"]
+        )
+        head += f" ({search['reason']}); round {last['round'] + 1}/{len(search['rounds'])}, {last['steps']} steps: "
+        head += scores
+    else:
+        scores = ", ".join(f"{s['name']} {s['heldout_loss']:.4f}" for s in search["candidates"])
+        head += f"; {search['proxy_steps']} proxy steps: {scores}"
+    limit = f" of at most {100 * bound:.0f}%" if bound is not None else ""
+    return f"{head}; search {100 * search.get('search_fraction', 0.0):.1f}% of the stage's compute{limit}"

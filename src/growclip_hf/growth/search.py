@@ -21,7 +21,8 @@ from ..objective import global_contrastive_loss
 from .flops import training_flops_per_pair
 from .space import Candidate
 
-CandidateTrainer = Callable[[torch.nn.Module, int], None]
+CandidateTrainer = Callable[..., None]  # (candidate, steps, total_steps=None) -> None
+SEARCH_METHODS = ("single", "halving")
 
 
 @dataclass
@@ -31,7 +32,15 @@ class SearchSettings:
     max_proxy_steps: int = 20
     init: str = "preserve"
     momentum: float = 0.5
-    tie_tolerance: float = 1e-3
+    tie_tolerance: float = 1e-3  # "single": losses within this relative margin tie (the smaller candidate wins)
+    method: str = "single"  # "single": one round, every candidate the same steps; "halving": growth.halving
+    keep_margin: float = 1.0  # "halving": grow only when the best beats keep by more standard errors than this
+
+    def __post_init__(self):
+        if self.method not in SEARCH_METHODS:
+            raise ValueError(f"growth.method must be one of {SEARCH_METHODS}, got {self.method!r}.")
+        if not 0 < self.max_search_fraction <= 1:
+            raise ValueError(f"growth.max_search_fraction must be in (0, 1], got {self.max_search_fraction}.")
 
 
 @dataclass

@@ -25,7 +25,7 @@ from ..continual import ContinualStrategy, SequentialFineTuning
 from ..continual.base import frozen_copy
 from ..faults import kill_point
 from ..growth.flops import training_flops_per_pair
-from ..growth.policies import GrowthPolicy, StageContext
+from ..growth.policies import GrowthPolicy, StageContext, decision_line
 from ..training.checkpointing import latest_checkpoint, load_checkpoint_state, save_checkpoint
 from ..training.config import TrainingConfig
 from ..training.proxy import ProxyTrainer
@@ -202,6 +202,7 @@ class ContinualRun:
             started = time.perf_counter()
             decision[0] = self.policy.decide(context)
             decision[0]["decision_seconds"] = round(time.perf_counter() - started, 3)
+            print(decision_line(decision[0], self.policy.search.max_search_fraction), flush=True)
         if self.accelerator.num_processes > 1:
             broadcast_object_list(decision, from_process=0)
         record = decision[0]

@@ -60,6 +60,8 @@ def build_policy(growth: dict) -> GrowthPolicy:
         "min_proxy_steps",
         "max_proxy_steps",
         "space",
+        "method",
+        "keep_margin",
     }
     unknown = sorted(set(growth) - known)
     if unknown:
@@ -70,6 +72,8 @@ def build_policy(growth: dict) -> GrowthPolicy:
         max_proxy_steps=growth.get("max_proxy_steps", 20),
         init=growth.get("init", "preserve"),
         momentum=growth.get("momentum", 0.5),
+        method=growth.get("method", "single"),
+        keep_margin=growth.get("keep_margin", 1.0),
     )
     return GrowthPolicy(
         name=growth.get("policy", "auto"),

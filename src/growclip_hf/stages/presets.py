@@ -34,7 +34,13 @@ PRESETS = {
             "log_every": 5,
             "ramp_steps": 5,
         },
-        "growth": {"policy": "auto", "max_search_fraction": 0.5, "min_proxy_steps": 1, "budget_exponent": 1.0},
+        "growth": {
+            "policy": "auto",
+            "method": "halving",
+            "max_search_fraction": 0.15,
+            "min_proxy_steps": 1,
+            "budget_exponent": 1.0,
+        },
         "data": {"shuffle_buffer": 256, "num_workers": 0},
     },
     "default": {

@@ -3,9 +3,13 @@
 The search (``growth.search``) sits beside training, not above it, so it does not import the step engine; the caller
 passes it an instance of this class. Each candidate starts from the current optimizer's state (moments of inherited
 slices carried over, new slices at zero) and trains on the same proxy batches, on one process without gathering.
+A candidate trained again (the next round of successive halving) continues where it stopped: its own optimizer, the
+next batches, its ramp.
 """
 
 from __future__ import annotations
+
+import weakref
 
 import torch
 
@@ -26,19 +30,26 @@ class ProxyTrainer:
         self.optimizer = getattr(optimizer, "optimizer", optimizer)  # Accelerate's wrapper keeps the state inside
         self.batches = batches
         self.learning_rate = learning_rate
+        # per candidate, dropped with it (an id() could be reused by the next candidate)
+        self._optimizers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._steps_done: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @property
     def pairs_per_step(self) -> int:
         return self.batches[0]["input_ids"].shape[0]
 
-    def __call__(self, candidate, steps: int) -> None:
-        optimizer = transfer_optimizer(
-            self.optimizer, self.model, candidate, mapping=growth_mapping(self.model, candidate)
-        )
-        for step in range(steps):
+    def __call__(self, candidate, steps: int, total_steps: int | None = None) -> None:
+        """Train ``steps`` more steps; a width-growth ramp opens over ``total_steps`` (default ``steps``)."""
+        key = candidate
+        if key not in self._optimizers:
+            mapping = growth_mapping(self.model, candidate)
+            self._optimizers[key] = transfer_optimizer(self.optimizer, self.model, candidate, mapping=mapping)
+        optimizer, done = self._optimizers[key], self._steps_done.get(key, 0)
+        for step in range(done, done + steps):
             candidate.train()
             set_learning_rate(optimizer, self.learning_rate)
             optimizer.zero_grad(set_to_none=True)
             contrastive_backward(candidate, [self.batches[step % len(self.batches)]], gather=False)
             optimizer.step()
-            advance_growth_ramp(candidate, steps)
+            advance_growth_ramp(candidate, total_steps or steps)
+        self._steps_done[key] = done + steps
