@@ -14,7 +14,6 @@ even one step of the first round are dropped, most expensive first.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 
@@ -22,8 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..faults import kill_point
-from ..models.growclip.growth_targets_growclip import grown_config
-from .flops import training_flops_per_pair
+from .search import price_candidates, start_candidate
 from .space import Candidate
 
 KEEP = "keep"
@@ -110,13 +108,10 @@ def run_halving(
     text_tokens: int = 32,
 ) -> dict:
     """Run the rounds; return the decision record (choice, per-round scores, spend against the bound)."""
-    priced = []
-    for candidate in candidates:
-        config = grown_config(model.config, candidate.target)[0] if candidate.target else model.config
-        priced.append((candidate, training_flops_per_pair(config, text_tokens)))
+    priced = price_candidates(model, candidates, text_tokens)
     allowed = settings.max_search_fraction * stage_flops
     plan = plan_rounds(priced, pairs_per_step, allowed, settings.min_proxy_steps)
-    trials = {c.name: (c, flops, _start(model, c, settings, seed)) for c, flops in plan.kept}
+    trials = {c.name: (c, flops, start_candidate(model, c, settings, seed)) for c, flops in plan.kept}
     alive, rounds, spent = list(trials), [], 0.0
     for index, round_ in enumerate(plan.rounds):
         alive = _best(alive, rounds[-1]["scores"], round_.survivors) if rounds else alive
@@ -141,12 +136,6 @@ def run_halving(
         "dropped_for_budget": [c.name for c, _ in priced if c.name not in trials],
         "candidates": [{"name": c.name, "target": c.target, "flops_per_pair": f} for c, f in plan.kept],
     }
-
-
-def _start(model, candidate: Candidate, settings, seed: int):
-    if candidate.target:
-        return model.grow(candidate.target, init=settings.init, momentum=settings.momentum, seed=seed)
-    return copy.deepcopy(model)
 
 
 def _score(alive: list[str], trials: dict, heldout: dict) -> list[dict]:

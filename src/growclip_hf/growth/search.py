@@ -101,14 +101,11 @@ def run_search(
 
     ``train_candidate(candidate, steps)`` trains a candidate in place on ``pairs_per_step`` pairs per step.
     """
-    priced = []
-    for candidate in candidates:
-        config = grown_config(model.config, candidate.target)[0] if candidate.target else model.config
-        priced.append((candidate, training_flops_per_pair(config, text_tokens)))
+    priced = price_candidates(model, candidates, text_tokens)
     kept, steps = plan_proxy_steps(priced, pairs_per_step, stage_flops, settings)
     scores = []
     for candidate, flops in kept:
-        trial = _start_candidate(model, candidate, settings, seed)
+        trial = start_candidate(model, candidate, settings, seed)
         train_candidate(trial, steps)
         scores.append(
             {
@@ -129,7 +126,16 @@ def run_search(
     return SearchResult(choice=choice, proxy_steps=steps, search_flops=search_flops, scores=scores)
 
 
-def _start_candidate(model, candidate: Candidate, settings: SearchSettings, seed: int):
+def price_candidates(model, candidates: list[Candidate], text_tokens: int = 32) -> list[tuple[Candidate, float]]:
+    """Each candidate with its training FLOPs per pair once grown."""
+    priced = []
+    for candidate in candidates:
+        config = grown_config(model.config, candidate.target)[0] if candidate.target else model.config
+        priced.append((candidate, training_flops_per_pair(config, text_tokens)))
+    return priced
+
+
+def start_candidate(model, candidate: Candidate, settings: SearchSettings, seed: int):
     """The candidate model: grown with the stage's initialisation, or a copy for "keep"."""
     if candidate.target:
         return model.grow(candidate.target, init=settings.init, momentum=settings.momentum, seed=seed)
