@@ -14,6 +14,7 @@ mutant. A mutant is killed when a test fails, survives when all pass, and counts
     python scripts/mutation.py                 # everything (make mutation); survivors are listed at the end
     python scripts/mutation.py --list          # the mutants only
     python scripts/mutation.py --only modx.py  # the files whose path contains this text
+    python scripts/mutation.py --survivors-of build/mutation/results.jsonl  # re-check earlier survivors
 
 Results (one JSON line per mutant) go to build/mutation/results.jsonl.
 """
@@ -41,6 +42,7 @@ TARGETS = sorted((PACKAGE / "continual").glob("*.py")) + sorted((PACKAGE / "obje
 TESTS = {
     "continual": [
         "tests/test_continual_losses.py",
+        "tests/test_continual_devices.py",
         "tests/test_continual_wiring.py",
         "tests/test_continual_objective.py",
         "tests/test_continual_example.py",
@@ -48,6 +50,7 @@ TESTS = {
     ],
     "objective": [
         "tests/test_continual_losses.py",
+        "tests/test_continual_devices.py",
         "tests/test_continual_wiring.py",
         "tests/test_continual_objective.py",
         "tests/test_training_loss.py",
@@ -325,6 +328,9 @@ def main() -> int:
     parser.add_argument("--only", default="", help="Only files whose path contains this text.")
     parser.add_argument("--output", default=str(ROOT / "build" / "mutation"), help="Folder for results and logs.")
     parser.add_argument("--tests", default="", help="Comma-separated test files to use for every file instead.")
+    parser.add_argument(
+        "--survivors-of", default="", help="Only the mutants a previous results.jsonl lists as survived (a re-check)."
+    )
     parser.add_argument("--timeout-factor", type=float, default=3.0, help="Timeout: factor x the baseline time.")
     args = parser.parse_args()
     os.environ.update(HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1", GRADIO_ANALYTICS_ENABLED="False")
@@ -332,6 +338,13 @@ def main() -> int:
 
     targets = [path for path in TARGETS if args.only in str(path.relative_to(ROOT))]
     plans = {path: mutants_of(path) for path in targets}
+    if args.survivors_of:
+        previous = [json.loads(line) for line in Path(args.survivors_of).read_text().splitlines() if line.strip()]
+        wanted = {(r["file"], r["index"]) for r in previous if r["status"] == "survived"}
+        plans = {
+            path: (baseline, [m for m in mutants if (m.file, m.index) in wanted])
+            for path, (baseline, mutants) in plans.items()
+        }
     if args.list:
         for _, mutants in plans.values():
             for mutant in mutants:
