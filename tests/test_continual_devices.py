@@ -5,6 +5,7 @@ would be a crash. Tensors on PyTorch's ``meta`` device (shapes without data) mak
 meta tensor with a CPU tensor raises, as mixing a CUDA tensor with one would.
 """
 
+import pytest
 import torch
 import torch.fx.experimental._config
 import torch.nn.functional as F
@@ -12,7 +13,7 @@ import torch.nn.functional as F
 from growclip_hf.continual.base import embed_pair
 from growclip_hf.continual.ctp import enqueue, initial_queue, momentum_contrast_loss, topology_kl
 from growclip_hf.continual.modx import modx_alignment_loss
-from growclip_hf.objective import global_contrastive_loss
+from growclip_hf.objective import contrastive_backward, global_contrastive_loss
 
 from .continual_fixtures import current_model
 from .helpers import pixel_batch, text_batch
@@ -44,16 +45,20 @@ def test_modx_and_the_contrastive_loss_stay_on_the_inputs_device(monkeypatch):
     assert global_contrastive_loss(image, text, torch.tensor(10.0, device=META)).device == META
 
 
-def test_teacher_embeddings_use_the_attention_mask():
-    """Right padding after the end token cannot change a causal text tower's pooled output, left padding can: the
-    teacher's embeddings must equal the model's own output on a left-padded batch."""
-    model = current_model(seed=0).eval()
-    right = text_batch(batch=4, seq_len=10, seed=5)
+def _left_padded(rows: int = 4) -> dict:
+    """Right padding after the end token cannot change a causal text tower's pooled output; left padding can."""
+    right = text_batch(batch=rows, seq_len=10, seed=5)
     shifts = [int(10 - n) for n in right["attention_mask"].sum(dim=1)]  # move each row's padding to the front
     ids = torch.stack([row.roll(shift) for row, shift in zip(right["input_ids"], shifts, strict=True)])
     mask = torch.stack([row.roll(shift) for row, shift in zip(right["attention_mask"], shifts, strict=True)])
-    batch = {"input_ids": ids, "attention_mask": mask, "pixel_values": pixel_batch(batch=4, seed=5)}
     assert not torch.equal(mask, right["attention_mask"])  # some rows are really left-padded
+    return {"input_ids": ids, "attention_mask": mask, "pixel_values": pixel_batch(batch=rows, seed=5)}
+
+
+def test_teacher_embeddings_use_the_attention_mask():
+    model = current_model(seed=0).eval()
+    batch = _left_padded()
+    ids = batch["input_ids"]
     teacher_image, teacher_text = embed_pair(model, batch)
     with torch.no_grad():
         out = model(**batch)
@@ -62,3 +67,18 @@ def test_teacher_embeddings_use_the_attention_mask():
     with torch.no_grad():
         unmasked = model(input_ids=ids, pixel_values=batch["pixel_values"]).text_embeds
     assert not torch.allclose(unmasked, out.text_embeds, atol=1e-4)  # the mask matters for this batch
+
+
+@pytest.mark.parametrize("micro_batches", [1, 2])
+def test_the_contrastive_step_uses_the_attention_mask(micro_batches):
+    model = current_model(seed=0).eval()
+    batch = _left_padded(rows=4)
+    with torch.no_grad():
+        out = model(**batch)
+        expected = global_contrastive_loss(out.image_embeds, out.text_embeds, out.logit_scale)
+    parts = [{key: value[i::micro_batches] for key, value in batch.items()} for i in range(micro_batches)]
+    if micro_batches > 1:  # the cached path concatenates the parts: compare against the same row order
+        with torch.no_grad():
+            joined = model(**{key: torch.cat([p[key] for p in parts]) for key in batch})
+            expected = global_contrastive_loss(joined.image_embeds, joined.text_embeds, joined.logit_scale)
+    torch.testing.assert_close(contrastive_backward(model, parts), expected)
