@@ -101,7 +101,6 @@ METRICS = [
     ("retrieval forgetting (Rm points)", "retrieval_forgetting"),
     ("object zero-shot forgetting (points)", "object_forgetting"),
     ("cumulative training compute (TFLOP)", "cumulative_tflop"),
-    ("wall time of the command (s)", "wall_seconds"),
 ]
 
 
