@@ -53,6 +53,8 @@ def plan_rounds(
     keep = [item for item in candidates if item[0].name == KEEP]
     others = sorted((item for item in candidates if item[0].name != KEEP), key=lambda item: item[1])
     while True:
+        if not others:  # nothing to compare with keep: no search at all
+            return HalvingPlan(keep, [])
         kept = keep + others
         counts = _survivor_counts(len(kept), has_keep=bool(keep))
         share = allowed_flops / len(counts)
@@ -61,9 +63,8 @@ def plan_rounds(
             dearest = sorted((flops for _, flops in kept), reverse=True)[:count]
             per_step = pairs_per_step * sum(dearest)
             rounds.append(Round(count, int(share // per_step) if per_step > 0 else 0))
-        if rounds[0].steps >= min_steps or not others:
-            rounds = [r for r in rounds if r.steps > 0]
-            return HalvingPlan(kept, rounds)
+        if rounds[0].steps >= min_steps:
+            return HalvingPlan(kept, [r for r in rounds if r.steps > 0])
         others = others[:-1]
 
 
