@@ -1,12 +1,13 @@
 """The main job's claim, measured: the default recipe of ``growclip-hf run --scale default`` against plain fine-tuning
-(SeqF), joint training on everything seen (JointT) and the Oracle (the default run's final architecture trained from
-scratch on all data, ``growclip-hf oracle``), over seeds, on object zero-shot, retrieval, forgetting and compute.
+(SeqF), joint training on everything seen (JointT), CTP, Mod-X and the Oracle (the default run's final architecture
+trained from scratch on all data, ``growclip-hf oracle``), over seeds, on object zero-shot, retrieval, forgetting and
+compute.
 
 Every run is a real CLI run on one shared build of the embedded stream; a run whose results exist is not run again,
 so the script can be stopped and restarted. The summary (one JSON file, committed) and the tables in docs/results.md
 come from the run folders.
 
-Run: .venv/bin/python benchmarks/main_job.py [--seeds 0 1 2] [--variants default oracle seqf jointt]
+Run: .venv/bin/python benchmarks/main_job.py [--seeds 0 1 2] [--variants default oracle seqf jointt ctp modx]
      [--store /tmp/growclip-main-job] [--doc docs/results.md]
 """
 
@@ -30,10 +31,20 @@ VARIANTS = {
     "default": [],  # the preset's recipe: auto growth, ER with a 5,000-pair reservoir
     "seqf": ["--strategy", "seqf"],
     "jointt": ["--strategy", "jointt"],
+    "ctp": ["--strategy", "ctp"],
+    "modx": ["--strategy", "modx"],
 }
 SUMMARY = ROOT / "docs" / "main_job_runs.json"
 PLOT = ROOT / "docs" / "main_job_compute.png"
-COLOURS = {"default": "tab:blue", "seqf": "tab:orange", "jointt": "tab:green", "oracle": "tab:red"}
+COLOURS = {
+    "default": "tab:blue",
+    "seqf": "tab:orange",
+    "jointt": "tab:green",
+    "ctp": "tab:purple",
+    "modx": "tab:brown",
+    "oracle": "tab:red",
+}
+ORDER = ("default", "seqf", "jointt", "ctp", "modx", "oracle")
 
 
 def run_variant(store: Path, variant: str, seed: int) -> Path:
@@ -105,7 +116,7 @@ METRICS = [
 
 
 def table(summary: dict) -> str:
-    variants = [v for v in ("default", "seqf", "jointt", "oracle") if summary.get(v)]
+    variants = [v for v in ORDER if summary.get(v)]
     lines = ["| metric | " + " | ".join(variants) + " |", "|---|" + "---:|" * len(variants)]
     for label, key in METRICS:
         cells = [spread([row[key] for row in summary[v].values() if row.get(key) is not None]) for v in variants]
@@ -114,7 +125,10 @@ def table(summary: dict) -> str:
     tasks = sorted({task for v in variants for row in summary[v].values() for task in row["per_object_task"]})
     task_lines = ["| object task | " + " | ".join(variants) + " |", "|---|" + "---:|" * len(variants)]
     for task in tasks:
-        cells = [spread([row["per_object_task"][task] for row in summary[v].values()]) for v in variants]
+        cells = [
+            spread([row["per_object_task"][task] for row in summary[v].values() if task in row["per_object_task"]])
+            for v in variants
+        ]
         task_lines.append(f"| {task} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + f"\n\nSeeds per column: {seeds}.\n\n" + "\n".join(task_lines)
 
@@ -148,7 +162,7 @@ def plot(summary: dict, path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--variants", nargs="+", default=["default", "oracle", "seqf", "jointt"])
+    parser.add_argument("--variants", nargs="+", default=list(ORDER), choices=ORDER)
     parser.add_argument("--store", default="/tmp/growclip-main-job")
     parser.add_argument("--doc", default=None, help="Write the tables into this markdown file's section.")
     parser.add_argument("--summarise-only", action="store_true", help="Tabulate the runs that exist; train nothing.")
