@@ -7,6 +7,7 @@ loop), so this package never imports the step engine.
 from .policies import POLICIES, GrowthPolicy, StageContext
 from .search import SearchSettings, run_search
 from .space import Candidate, GrowthBudget, GrowthSpace
+from .trigger import TRIGGERS, GrowthTrigger
 
 __all__ = [
     "POLICIES",
@@ -16,5 +17,7 @@ __all__ = [
     "GrowthSpace",
     "SearchSettings",
     "StageContext",
+    "TRIGGERS",
+    "GrowthTrigger",
     "run_search",
 ]

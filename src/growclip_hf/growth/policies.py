@@ -11,6 +11,7 @@ from ..models.growclip.growth_targets_growclip import grown_config
 from .halving import run_halving
 from .search import SearchSettings, run_search
 from .space import GrowthBudget, GrowthSpace
+from .trigger import GrowthTrigger
 
 POLICIES = ("auto", "schedule", "random", "none")
 
@@ -27,6 +28,7 @@ class StageContext:
     train_candidate: Callable | None = None  # (candidate, steps) -> None; given by the caller for ``auto``
     pairs_per_step: int = 0
     heldout: dict | None = None
+    previous_losses: list[float] | None = None  # the previous stage's training loss per step, for the trigger
 
 
 @dataclass
@@ -38,15 +40,25 @@ class GrowthPolicy:
     space: GrowthSpace = field(default_factory=GrowthSpace)
     budget_exponent: float = 0.5
     search: SearchSettings = field(default_factory=SearchSettings)
+    trigger: GrowthTrigger = field(default_factory=GrowthTrigger)
 
     def __post_init__(self):
         if self.name not in POLICIES:
             raise ValueError(f"Growth policy must be one of {POLICIES}, got {self.name!r}.")
+        if self.trigger.name != "every" and self.name not in ("auto", "random"):
+            raise ValueError(
+                f"growth.trigger={self.trigger.name} decides when a data-driven policy runs; it needs"
+                f" growth.policy=auto or random, not {self.name!r} (a schedule already says when)."
+            )
         self.base_params: int | None = None
         self.base_samples: int | None = None
 
     def needs_search_data(self) -> bool:
         return self.name == "auto"
+
+    def trigger_reading(self, context: StageContext) -> dict:
+        """Whether to decide at this boundary at all (see ``growth.trigger``); cheap, so it runs first."""
+        return self.trigger.reading(context.previous_losses)
 
     def record_base(self, params: int, samples: int) -> None:
         """The first stage's size and data define the budget's unit."""
@@ -61,6 +73,10 @@ class GrowthPolicy:
             index = context.stage - 1
             target = self.schedule[index] if index < len(self.schedule) else None
             return {**record, "target": target or None}
+        if self.trigger.name != "every":
+            record["trigger"] = self.trigger_reading(context)
+            if not record["trigger"]["fire"]:
+                return {**record, "target": None, "choice": "keep"}
         budget = GrowthBudget(self.base_params, self.base_samples, self.budget_exponent)
         allowed = budget.allowed_parameters(context.samples_seen)
         candidates, excluded = [], []
@@ -116,6 +132,8 @@ def decision_line(record: dict, bound: float | None = None) -> str:
     """One console line per growth decision: the choice, each last-round candidate's score, the spend vs the bound."""
     stage, choice = record["stage"], record.get("choice") or ("grow" if record.get("target") else "keep")
     head = f"growth before stage {stage} ({record['policy']}): {choice}"
+    if record.get("trigger"):
+        head += f" [{record['trigger']['reason']}]"
     search = record.get("search")
     if not search:
         return head if record["policy"] != "schedule" else f"{head} -> {record.get('target')}"

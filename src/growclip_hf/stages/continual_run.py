@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -60,6 +60,8 @@ class RunState:
     strategy_task: int = -1
     base_params: int = 0  # the budget's unit (first stage's model and data), fixed for the whole run
     base_samples: int = 0
+    stage_losses: list = field(default_factory=list)  # this stage's training loss per step (the growth trigger)
+    previous_stage_losses: list = field(default_factory=list)
 
 
 class ContinualRun:
@@ -192,8 +194,9 @@ class ContinualRun:
                 samples_seen=self.state.samples_seen + self.plan.train_pairs(stage),  # data available for the budget
                 stage_flops=flops,
                 seed=self.config.seed + stage,
+                previous_losses=self.state.previous_stage_losses,
             )
-            if self.policy.needs_search_data():
+            if self.policy.needs_search_data() and self.policy.trigger_reading(context)["fire"]:
                 proxy_batches, context.heldout = self.plan.search_data(
                     stage, self.config.batch_size, 4, 256, self.config.seed + stage
                 )
@@ -268,6 +271,7 @@ class ContinualRun:
             extra = self.strategy.extra_loss if self.strategy.has_extra_loss else None
             loss = self.trainer.step(micro_batches, lr, extra_loss=extra)
             self.strategy.after_step(self.trainer.unwrapped_model)
+            self.state.stage_losses.append(round(float(loss), 6))
             pairs = sum(b["input_ids"].shape[0] for b in micro_batches) * self.accelerator.num_processes
             self.state.step_in_stage += 1
             self.state.global_step += 1
@@ -318,7 +322,14 @@ class ContinualRun:
             self._save_stage(stage)
             self._log(result, file="stages.jsonl")
             self._checkpoint()
-        self.state = dataclasses.replace(self.state, stage=stage + 1, step_in_stage=0, stage_complete=False)
+        self.state = dataclasses.replace(
+            self.state,
+            stage=stage + 1,
+            step_in_stage=0,
+            stage_complete=False,
+            stage_losses=[],
+            previous_stage_losses=self.state.stage_losses,
+        )
 
     def _save_stage(self, stage: int) -> None:
         folder = self.output_dir / f"stage-{stage}"

@@ -12,6 +12,7 @@ from ..continual import build_strategy
 from ..growth.policies import GrowthPolicy
 from ..growth.search import SearchSettings
 from ..growth.space import GrowthSpace
+from ..growth.trigger import GrowthTrigger
 from ..models.growclip import GrowCLIPConfig, GrowCLIPModel
 from ..models.processing import build_processor
 from ..models.tokenization import train_tokenizer
@@ -62,6 +63,9 @@ def build_policy(growth: dict) -> GrowthPolicy:
         "space",
         "method",
         "keep_margin",
+        "trigger",
+        "plateau_tail",
+        "plateau_min_drop",
     }
     unknown = sorted(set(growth) - known)
     if unknown:
@@ -81,6 +85,11 @@ def build_policy(growth: dict) -> GrowthPolicy:
         space=GrowthSpace(**growth.get("space", {})),
         budget_exponent=growth.get("budget_exponent", 0.5),
         search=search,
+        trigger=GrowthTrigger(
+            name=growth.get("trigger", "every"),
+            tail=growth.get("plateau_tail", 0.5),
+            min_drop=growth.get("plateau_min_drop", 0.03),
+        ),
     )
 
 
