@@ -22,7 +22,7 @@ bench-throughput: bench-env
 	$(OFFLINE) $(BENCH_VENV)/bin/python benchmarks/throughput.py --profile --compile --fused-qkv --doc docs/benchmarks.md
 
 bench-growth: setup
-	$(OFFLINE) $(PY) benchmarks/growth_efficiency.py --seeds 0 1 --epochs 2 --doc docs/benchmarks.md
+	$(OFFLINE) $(PY) benchmarks/growth_efficiency.py --seeds 0 1 2 --epochs 2 --doc docs/benchmarks.md
 
 run: setup
 	$(OFFLINE) $(VENV)/bin/growclip-hf run --scale default --output-dir outputs/run --resume

@@ -1,22 +1,26 @@
 """Does growing pay? Compute to reach the same accuracy, accuracy at equal compute, and ablations of the growth
-choices, all measured on the embedded stream; writes its section of docs/benchmarks.md.
+choices, all measured on the embedded semantic stream; writes its section of docs/benchmarks.md.
 
-Every configuration is a real ``growclip-hf run --scale default`` over the 6 chunks (plain sequential fine-tuning,
-the same data order for every configuration of a seed). Its final model is evaluated on the whole suite: mean
-zero-shot top-1 over the 10 tasks and image-to-text R@1 over the union of the chunks' test pairs. Compute is the
-analytic training FLOPs the run logged in ``stages.jsonl``, including the growth search's proxy training.
+Every configuration is a real ``growclip-hf run --scale default`` over the 6 chunks with the default recipe (ER with a
+5,000-pair reservoir; the same data order for every configuration of a seed). Its final model is evaluated on the
+whole suite: object zero-shot top-1 (mean of the object tasks), attribute zero-shot top-1, and retrieval over the
+union of the chunks' test pairs (Rm, the mean of R@1/5/10 in both directions, and R@1). Compute is the analytic
+training FLOPs the run logged in ``stages.jsonl``, including the growth search's proxy training; every run's largest
+search fraction is reported.
 
 - (a) compute to target: the auto-growth run against its final architecture trained from scratch. The scratch run
-  is repeated at more (or less) compute until it brackets the auto run's accuracy; the compute it needs is read off
-  by interpolating in log compute. Saving = 1 - auto compute / scratch compute.
+  is repeated at more (or less) compute until it brackets the auto run's object zero-shot; the compute it needs is
+  read off by interpolating in log compute. Saving = 1 - auto compute / scratch compute.
 - (b) equal compute: auto against fixed-small (the starting architecture) and fixed-large (the auto run's final
   architecture), both given the auto run's total compute by training more or fewer passes per chunk.
 - (c) ablations of the auto run: PIM with momentum 0/0.5/0.9/1 instead of function-preserving growth, no shared
-  encoder in the growth space, a hand-written schedule and a random choice instead of the search.
+  encoder in the growth space, a hand-written schedule and a random choice instead of the search; and two variants
+  of the search: successive halving, and the plateau trigger (decide only once the loss has flattened).
 
-Finished runs are kept in docs/growth_efficiency_runs.json and not redone.
+Finished runs are kept in docs/growth_efficiency_runs.json under a key that names the stream's format version, so
+results of an older stream are never mixed in.
 
-Run: .venv/bin/python benchmarks/growth_efficiency.py [--seeds 0 1] [--epochs 2] [--jobs 2]
+Run: .venv/bin/python benchmarks/growth_efficiency.py [--seeds 0 1 2] [--epochs 2] [--jobs 1] [--scale default]
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from doc_sections import git_commit, library_versions, machine, write_section  # noqa: E402
-from growth_efficiency_tables import efficiency_section  # noqa: E402
+from growth_efficiency_tables import TARGET, efficiency_section  # noqa: E402
 
 # Both towers one layer deeper half-way through the stream: what a person would write without a search.
 HAND_SCHEDULE = [None, None, {"vision_config": {"num_hidden_layers": 3}, "text_config": {"num_hidden_layers": 3}}]
@@ -49,10 +53,13 @@ GROWTH_RUNS = {
     "no-shared": ["growth.space.shared_depth_step=0"],
     "schedule": ["growth.policy=schedule", f"growth.schedule={json.dumps(HAND_SCHEDULE)}"],
     "random": ["growth.policy=random"],
+    "halving": ["growth.method=halving"],
+    "plateau": ["growth.trigger=plateau"],
 }
 ARCHITECTURE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "head_dim")
 # Tried in turn after 1x (= fixed-large) until the auto run's accuracy is bracketed: more compute if 1x falls short.
 SCRATCH_MORE, SCRATCH_LESS = (2.0, 4.0), (0.5, 0.25)
+SCALE = ["default"]  # the preset of every run; set once from --scale
 
 
 class RunStore:
@@ -82,7 +89,8 @@ class Sweep:
         self.used: dict[str, dict] = {}  # the runs this invocation reports, stored or new
 
     def key(self, name: str, seed: int) -> str:
-        return f"{name}|seed{seed}|epochs{self.args.epochs:g}"
+        stream = json.loads((self.data_dir / "manifest.json").read_text())["format_version"]
+        return f"{name}|seed{seed}|epochs{self.args.epochs:g}|{self.args.scale}|stream-v{stream}"
 
     def run(self, name: str, seed: int, overrides: list[str], epochs: float) -> dict:
         """One real training run (or its stored result) and the evaluation of its final model."""
@@ -91,7 +99,8 @@ class Sweep:
             self.used[key] = self.store.get(key)
             return self.used[key]
         folder = self.out / key.replace("|", "-")
-        command = [sys.executable, "-m", "growclip_hf.cli", "run", "--scale", "default", "--output-dir", str(folder)]
+        command = [sys.executable, "-m", "growclip_hf.cli", "run", "--scale", self.args.scale]
+        command += ["--output-dir", str(folder)]
         command += ["--data-dir", str(self.data_dir), "--seed", str(seed), "--no-report", "--resume"]
         for item in [f"training.epochs_per_stage={epochs}", *overrides]:
             command += ["--set", item]
@@ -113,7 +122,7 @@ class Sweep:
         self.store.put(key, result)
         self.used[key] = result
         print(
-            f"{key}: zero-shot {result['zeroshot_top1']:.1f}, i2t R@1 {result['i2t_R@1']:.2f}, "
+            f"{key}: object zero-shot {result['object_zeroshot']:.1f}, Rm {result['retrieval_Rm']:.2f}, "
             f"{result['compute_flops']:.3g} FLOPs, {result['seconds']:.0f} s",
             flush=True,
         )
@@ -140,18 +149,24 @@ def summarise(folder: Path, final_stage: Path, eval_file: Path) -> dict:
 
     stages = [json.loads(line) for line in (folder / "stages.jsonl").read_text().splitlines() if line.strip()]
     final = json.loads(eval_file.read_text())["stages"][-1]
-    zeroshot = [task["top1"] for task in final["zeroshot"].values()]
+    union = final["union_retrieval"]
+    decisions = read_growth_log(folder)
     last = stages[-1]
     return {
-        "zeroshot_top1": sum(zeroshot) / len(zeroshot),
-        "i2t_R@1": final["union_retrieval"]["i2t_R@1"],
+        "object_zeroshot": final["zeroshot_by_kind"]["object"]["mean_top1"],
+        "object_chance": final["zeroshot_by_kind"]["object"]["chance_top1"],
+        "attribute_zeroshot": final["zeroshot_by_kind"]["attribute"]["mean_top1"],
+        "retrieval_R@1": (union["i2t_R@1"] + union["t2i_R@1"]) / 2,
+        "retrieval_Rm": union["Rm"],
+        "i2t_R@1": union["i2t_R@1"],
         "train_flops": last["train_flops"],
         "search_flops": last["search_flops"],
         "compute_flops": last["train_flops"] + last["search_flops"],
+        "max_search_fraction": max((d.get("search", {}).get("search_fraction", 0.0) for d in decisions), default=0.0),
         "pairs_trained": last["samples_seen"],
         "parameters": final["parameters"],
         "architecture": last["architecture"],
-        "growths": [describe_growth(g) for g in read_growth_log(folder) if g.get("target")],
+        "growths": [describe_growth(g) for g in decisions if g.get("target")],
         "config": json.loads((final_stage / "config.json").read_text()),
     }
 
@@ -188,27 +203,27 @@ def training_flops_per_pair(architecture: dict) -> float:
     from growclip_hf.stages.launch import apply_overrides
     from growclip_hf.stages.presets import preset
 
-    model = apply_overrides(preset("default"), architecture_overrides(architecture))["model"]
+    model = apply_overrides(preset(SCALE[0]), architecture_overrides(architecture))["model"]
     return flops(GrowCLIPConfig(**model))
 
 
 def starting_architecture() -> dict:
     from growclip_hf.stages.presets import preset
 
-    return architecture_of(preset("default")["model"])
+    return architecture_of(preset(SCALE[0])["model"])
 
 
 def scratch_points(sweep: Sweep, seed: int, auto: dict, large: dict) -> list[dict]:
     """Scratch runs of the final architecture at 1x the auto compute, then 2x, 4x (or 0.5x, 0.25x) until the auto
     run's accuracy is bracketed."""
     architecture = architecture_of(auto["config"])
-    target = auto["zeroshot_top1"]
+    target = auto[TARGET]
     points = [large]
-    short = large["zeroshot_top1"] < target
+    short = large[TARGET] < target
     for multiple in SCRATCH_MORE if short else SCRATCH_LESS:
         point = sweep.fixed(f"scratch-x{multiple:g}", seed, auto, architecture, multiple)
         points.append(point)
-        if (point["zeroshot_top1"] >= target) == short:
+        if (point[TARGET] >= target) == short:
             break
     return points
 
@@ -217,13 +232,13 @@ def compute_to_target(target: float, points: list[dict], auto_compute: float) ->
     """Compute the scratch model needs to reach ``target``, interpolated in log compute, and the saving."""
     ordered = sorted(points, key=lambda p: p["compute_flops"])
     for low, high in zip(ordered, ordered[1:], strict=False):
-        if low["zeroshot_top1"] < target <= high["zeroshot_top1"]:
-            share = (target - low["zeroshot_top1"]) / (high["zeroshot_top1"] - low["zeroshot_top1"])
+        if low[TARGET] < target <= high[TARGET]:
+            share = (target - low[TARGET]) / (high[TARGET] - low[TARGET])
             low_log, high_log = math.log(low["compute_flops"]), math.log(high["compute_flops"])
             log_compute = low_log + share * (high_log - low_log)
             needed = math.exp(log_compute)
             return {"needed": needed, "saving": 1 - auto_compute / needed, "bound": None}
-    if all(p["zeroshot_top1"] < target for p in ordered):
+    if all(p[TARGET] < target for p in ordered):
         most = ordered[-1]["compute_flops"]
         return {"needed": None, "saving": 1 - auto_compute / most, "bound": "more than"}
     least = ordered[0]["compute_flops"]
@@ -232,19 +247,21 @@ def compute_to_target(target: float, points: list[dict], auto_compute: float) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=float, default=2.0, help="Passes per chunk of the growing runs.")
-    parser.add_argument("--jobs", type=int, default=2, help="Runs at once (threads are split between them).")
+    parser.add_argument("--jobs", type=int, default=1, help="Runs at once (threads are split between them).")
+    parser.add_argument("--scale", default="default", help="Preset of every run (small: a quick check of the sweep).")
     parser.add_argument("--out", default="outputs/growth_efficiency")
     parser.add_argument("--store", default="docs/growth_efficiency_runs.json")
     parser.add_argument("--doc", default="docs/benchmarks.md")
     parser.add_argument("--only", nargs="+", default=None, help="Run only these growing configurations.")
     args = parser.parse_args()
+    SCALE[0] = args.scale
     sweep = Sweep(args)
     if not (sweep.data_dir / "manifest.json").is_file():
         from growclip_hf.data.benchmark.builder import build_benchmark
 
-        build_benchmark(sweep.data_dir, scale="default", seed=0)
+        build_benchmark(sweep.data_dir, scale=args.scale, seed=0)
     names = args.only or list(GROWTH_RUNS)
     with ThreadPoolExecutor(args.jobs) as pool:
         jobs = [
@@ -266,8 +283,7 @@ def main() -> None:
         }
         scratch = {seed: job.result() for seed, job in scratch_jobs.items()}
     targets = {
-        seed: compute_to_target(auto["zeroshot_top1"], scratch[seed], auto["compute_flops"])
-        for seed, auto in autos.items()
+        seed: compute_to_target(auto[TARGET], scratch[seed], auto["compute_flops"]) for seed, auto in autos.items()
     }
     context = {
         "date": datetime.date.today().isoformat(),
@@ -278,6 +294,7 @@ def main() -> None:
         "runs": len(sweep.used),
         "run_hours": sum(run["seconds"] for run in sweep.used.values()) / 3600,
         "epochs": args.epochs,
+        "scale": args.scale,
     }
     section = efficiency_section(growing, fixed, scratch, targets, context)
     print(section)

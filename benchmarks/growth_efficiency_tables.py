@@ -1,5 +1,6 @@
 """The markdown of the growth-efficiency section: compute to target, equal compute and ablations (mean ± sd over
-seeds; differences are paired by seed, so the shared data order and initial weights cancel)."""
+seeds; differences are paired by seed, so the shared data order and initial weights cancel, and a difference is
+marked when its mean exceeds its spread)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import statistics
 
 ABLATION_LABELS = {
     "auto": "auto search, preserve (default)",
+    "halving": "auto search by successive halving",
+    "plateau": "auto search, only once the loss plateaus",
     "pim-0": "auto search, PIM m=0 (fresh weights)",
     "pim-0.5": "auto search, PIM m=0.5",
     "pim-0.9": "auto search, PIM m=0.9",
@@ -15,6 +18,8 @@ ABLATION_LABELS = {
     "schedule": "hand schedule (both towers +1 layer at stage 3)",
     "random": "random candidate within the budget",
 }
+TARGET = "object_zeroshot"  # the metric the compute-to-target runs bracket
+METRICS = [("object zero-shot (%)", "object_zeroshot", 1), ("union retrieval Rm (%)", "retrieval_Rm", 2)]
 
 
 def spread(values: list[float], digits: int = 1, signed: bool = False) -> str:
@@ -24,6 +29,13 @@ def spread(values: list[float], digits: int = 1, signed: bool = False) -> str:
     if len(values) == 1:
         return f"{values[0]:{sign}.{digits}f}"
     return f"{statistics.mean(values):{sign}.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def difference(values: list[float], digits: int) -> str:
+    """A paired difference over seeds; ``*`` when its mean exceeds its standard deviation (needs 2+ seeds)."""
+    text = spread(values, digits, signed=True)
+    beyond = len(values) > 1 and abs(statistics.mean(values)) > statistics.stdev(values)
+    return text + (" *" if beyond else "")
 
 
 def by_seed(runs: list[dict], name: str) -> dict[int, dict]:
@@ -36,21 +48,20 @@ def paired(left: dict[int, dict], right: dict[int, dict], metric: str) -> list[f
 
 def compute_to_target_table(autos: dict, scratch: dict, targets: dict) -> str:
     lines = [
-        "| seed | auto: zero-shot top-1 | auto: compute (TFLOP) | scratch runs: compute vs auto -> zero-shot "
+        "| seed | auto: object zero-shot | auto: compute (TFLOP) | scratch runs: compute vs auto -> object zero-shot "
         "| scratch compute to reach auto | saving |",
         "|---:|---:|---:|---|---:|---:|",
     ]
     for seed, auto in sorted(autos.items()):
         points = ", ".join(
-            f"{p['compute_flops'] / auto['compute_flops']:.2f}x -> {p['zeroshot_top1']:.1f}"
+            f"{p['compute_flops'] / auto['compute_flops']:.2f}x -> {p[TARGET]:.1f}"
             for p in sorted(scratch[seed], key=lambda p: p["compute_flops"])
         )
         target = targets[seed]
         needed = f"{target['needed'] / auto['compute_flops']:.2f}x" if target["needed"] else "outside the runs"
         saving = f"{target['saving']:+.0%}" if not target["bound"] else f"{target['bound']} {target['saving']:+.0%}"
         lines.append(
-            f"| {seed} | {auto['zeroshot_top1']:.1f} | {auto['compute_flops'] / 1e12:.1f} | {points} | {needed} "
-            f"| {saving} |"
+            f"| {seed} | {auto[TARGET]:.1f} | {auto['compute_flops'] / 1e12:.1f} | {points} | {needed} | {saving} |"
         )
     lines.append(f"| all seeds | | | | | {saving_summary(list(targets.values()))} |")
     return "\n".join(lines)
@@ -67,10 +78,20 @@ def saving_summary(targets: list[dict]) -> str:
     return "seeds disagree (see rows)"
 
 
+def _metric_cells(runs: dict, reference: dict | None) -> str:
+    cells = []
+    for _, key, digits in METRICS:
+        cells.append(spread([r[key] for r in runs.values()], digits))
+        if reference is not None:
+            cells.append(difference(paired(runs, reference, key), digits) if runs is not reference else "")
+    return " | ".join(cells)
+
+
 def equal_compute_table(autos: dict, fixed: dict) -> str:
+    header = " | ".join(label for label, _, _ in METRICS)
     lines = [
-        "| configuration | final parameters | compute vs auto | mean zero-shot top-1 (%) | image-to-text R@1 (%) |",
-        "|---|---:|---:|---:|---:|",
+        f"| configuration | final parameters | compute vs auto | {header} | attribute zero-shot (%) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     groups = {
         "fixed-small (starting architecture)": {s: fixed[("small", s)] for s in autos},
@@ -81,24 +102,23 @@ def equal_compute_table(autos: dict, fixed: dict) -> str:
         ratio = [runs[s]["compute_flops"] / autos[s]["compute_flops"] for s in runs]
         params = sorted({run["parameters"] for run in runs.values()})
         lines.append(
-            f"| {label} | {' / '.join(f'{p:,}' for p in params)} | {spread(ratio, 2)} "
-            f"| {spread([r['zeroshot_top1'] for r in runs.values()])} "
-            f"| {spread([r['i2t_R@1'] for r in runs.values()], 2)} |"
+            f"| {label} | {' / '.join(f'{p:,}' for p in params)} | {spread(ratio, 2)} | {_metric_cells(runs, None)} "
+            f"| {spread([r['attribute_zeroshot'] for r in runs.values()])} |"
         )
     for label in ("fixed-small (starting architecture)", "fixed-large (auto's final architecture)"):
         other = groups[label]
-        zeroshot = spread(paired(autos, other, "zeroshot_top1"), signed=True)
-        retrieval = spread(paired(autos, other, "i2t_R@1"), 2, signed=True)
-        lines.append(f"| **Δ auto − {label.split(' ')[0]}** | | | **{zeroshot}** | **{retrieval}** |")
+        cells = " | ".join(f"**{difference(paired(autos, other, key), digits)}**" for _, key, digits in METRICS)
+        lines.append(f"| **Δ auto − {label.split(' ')[0]}** | | | {cells} | |")
     return "\n".join(lines)
 
 
 def ablation_table(growing: list[dict]) -> str:
     autos = by_seed(growing, "auto")
+    header = " | ".join(f"{label} | Δ vs auto" for label, _, _ in METRICS)
     lines = [
-        "| configuration | compute vs auto | final parameters | mean zero-shot top-1 (%) | Δ vs auto "
-        "| image-to-text R@1 (%) | Δ vs auto | growths (first seed) |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        f"| configuration | compute vs auto | largest search fraction | final parameters | {header} "
+        "| growths (first seed) |",
+        "|---|---:|---:|---:|" + "---:|---:|" * len(METRICS) + "---|",
     ]
     for name, label in ABLATION_LABELS.items():
         runs = by_seed(growing, name)
@@ -106,14 +126,11 @@ def ablation_table(growing: list[dict]) -> str:
             continue
         ratio = [runs[s]["compute_flops"] / autos[s]["compute_flops"] for s in runs if s in autos]
         params = sorted({run["parameters"] for run in runs.values()})
+        search = max(run["max_search_fraction"] for run in runs.values())
         first = runs[min(runs)]
         lines.append(
-            f"| {label} | {spread(ratio, 2)} | {' / '.join(f'{p:,}' for p in params)} "
-            f"| {spread([r['zeroshot_top1'] for r in runs.values()])} "
-            f"| {spread(paired(runs, autos, 'zeroshot_top1'), signed=True) if name != 'auto' else ''} "
-            f"| {spread([r['i2t_R@1'] for r in runs.values()], 2)} "
-            f"| {spread(paired(runs, autos, 'i2t_R@1'), 2, signed=True) if name != 'auto' else ''} "
-            f"| {'; '.join(first['growths']) or 'none'} |"
+            f"| {label} | {spread(ratio, 2)} | {100 * search:.1f}% | {' / '.join(f'{p:,}' for p in params)} "
+            f"| {_metric_cells(runs, autos)} | {'; '.join(first['growths']) or 'none'} |"
         )
     return "\n".join(lines)
 
@@ -124,23 +141,24 @@ def efficiency_section(growing: list[dict], fixed: dict, scratch: dict, targets:
     return f"""## Growth efficiency on the embedded stream
 
 Written {context["date"]} on {context["machine"]} at commit {context["commit"]} ({context["versions"]}):
-{len(autos)} seeds ({seeds}), the
-growing runs train {context["epochs"]:g} passes per chunk over the 6 chunks (`growclip-hf run --scale default`,
-sequential fine-tuning); the {context["runs"]} runs took {context["run_hours"]:.1f} h (training and evaluation,
-summed over runs; `--jobs 2` runs two at a time).
+{len(autos)} seeds ({seeds}), the growing runs train {context["epochs"]:g} passes per chunk over the 6 chunks
+(`growclip-hf run --scale {context["scale"]}`, the default recipe: ER with a reservoir); the {context["runs"]} runs
+took {context["run_hours"]:.1f} h (training and evaluation, summed over runs).
 Command: `.venv/bin/python {context["command"]}`
 
-Accuracy is the final model's: mean zero-shot top-1 over the suite's 10 tasks and image-to-text R@1 over the union
-of the 6 chunks' test pairs (3,000 images). Compute is the analytic training FLOPs (matrix products, forward and
-backward) including the growth search's proxy training. Cells are mean ± standard deviation over the seeds; every
-Δ is a paired difference per seed.
+Accuracy is the final model's: object zero-shot top-1 (mean over the object tasks), attribute zero-shot top-1, and
+retrieval Rm (mean of R@1/5/10 in both directions) over the union of the 6 chunks' test pairs. Compute is the
+analytic training FLOPs (matrix products, forward and backward) including the growth search's proxy training. Cells
+are mean ± standard deviation over the seeds; every Δ is a paired difference per seed, marked * when its mean
+exceeds its standard deviation.
 
-### (a) Compute to reach the same accuracy: auto growth against its final architecture from scratch
+### (a) Compute to reach the same object zero-shot: auto growth against its final architecture from scratch
 
 {compute_to_target_table(autos, scratch, targets)}
 
-The scratch model is trained on the same stream, its passes per chunk scaled to the compute shown; the compute it
-needs for the auto run's zero-shot top-1 is interpolated in log compute between the two runs that bracket it.
+The scratch model is trained on the same stream with the same recipe, its passes per chunk scaled to the compute
+shown; the compute it needs for the auto run's object zero-shot is interpolated in log compute between the two runs
+that bracket it.
 
 ### (b) Equal compute: auto growth against fixed architectures (GrowCLIP's two headline numbers)
 

@@ -44,7 +44,7 @@ def test_sections_are_replaced_in_place_and_others_kept(tmp_path, scripts):
 
 
 def _point(multiple: float, zeroshot: float) -> dict:
-    return {"compute_flops": multiple * 1e12, "zeroshot_top1": zeroshot}
+    return {"compute_flops": multiple * 1e12, "object_zeroshot": zeroshot}
 
 
 def test_compute_to_target_interpolates_in_log_compute(scripts):
@@ -111,7 +111,7 @@ class _ScratchRuns:
 
     def fixed(self, name, seed, auto, architecture, multiple):
         self.multiples.append(multiple)
-        return {"compute_flops": multiple * auto["compute_flops"], "zeroshot_top1": self.accuracy(multiple)}
+        return {"compute_flops": multiple * auto["compute_flops"], "object_zeroshot": self.accuracy(multiple)}
 
 
 @pytest.mark.parametrize(
@@ -126,9 +126,9 @@ class _ScratchRuns:
 def test_scratch_runs_stop_once_the_target_is_bracketed(scripts, monkeypatch, accuracy, expected):
     module = scripts["growth_efficiency"]
     monkeypatch.setattr(module, "architecture_of", lambda config: {})
-    auto = {"zeroshot_top1": 30.0, "compute_flops": 1e12, "config": {}}
+    auto = {"object_zeroshot": 30.0, "compute_flops": 1e12, "config": {}}
     runs = _ScratchRuns(accuracy)
-    points = module.scratch_points(runs, 0, auto, {"compute_flops": 1e12, "zeroshot_top1": accuracy(1.0)})
+    points = module.scratch_points(runs, 0, auto, {"compute_flops": 1e12, "object_zeroshot": accuracy(1.0)})
     assert runs.multiples == expected
     assert len(points) == 1 + len(expected)
 
@@ -140,3 +140,40 @@ def test_saving_summary_states_what_holds_for_every_seed(scripts):
     bounded = [{"saving": 0.39, "bound": None}, {"saving": 0.75, "bound": "more than"}]
     assert summary(bounded) == "at least +39% in every seed"
     assert summary([{"saving": 0.2, "bound": "more than"}, {"saving": -0.1, "bound": "less than"}]).startswith("seeds")
+
+
+def test_a_difference_is_marked_only_when_its_mean_exceeds_its_spread():
+    difference = importlib.import_module("growth_efficiency_tables").difference
+    assert difference([2.0, 2.5, 3.0], 1) == "+2.5 ± 0.5 *"
+    assert difference([-1.0, 2.0, 0.5], 1) == "+0.5 ± 1.5"
+    assert difference([4.0], 1) == "+4.0"  # one seed has no spread to exceed
+
+
+def _run(name: str, seed: int, object_zeroshot: float, compute: float = 1e12) -> dict:
+    return {
+        "name": name,
+        "seed": seed,
+        "object_zeroshot": object_zeroshot,
+        "attribute_zeroshot": 50.0,
+        "retrieval_Rm": 3.0 + seed / 10,
+        "compute_flops": compute,
+        "max_search_fraction": 0.12,
+        "parameters": 1000,
+        "growths": [],
+    }
+
+
+def test_the_section_tabulates_every_configuration_per_seed():
+    tables = importlib.import_module("growth_efficiency_tables")
+    growing = [_run("auto", s, 30.0 + s) for s in range(3)] + [_run("random", s, 27.0 + s) for s in range(3)]
+    fixed = {(kind, s): _run(f"fixed-{kind}", s, 25.0) for kind in ("small", "large") for s in range(3)}
+    scratch = {s: [fixed[("large", s)]] for s in range(3)}
+    targets = {s: {"needed": 2e12, "saving": 0.5, "bound": None} for s in range(3)}
+    context = {"date": "d", "machine": "m", "commit": "c", "versions": "v", "command": "x", "runs": 12}
+    section = tables.efficiency_section(
+        growing, fixed, scratch, targets, {**context, "run_hours": 1.0, "epochs": 2, "scale": "default"}
+    )
+    random_row = next(line for line in section.splitlines() if line.startswith("| random candidate"))
+    assert "| 12.0% |" in random_row and "-3.0 ± 0.0 *" in random_row  # 3 points behind auto in every seed
+    assert "**+6.0 ± 1.0 ***" in section  # auto (30, 31, 32) against fixed-small (25), paired by seed
+    assert "| all seeds | | | | | 50 ± 0% |" in section
