@@ -136,6 +136,6 @@ def test_a_run_with_halving_prints_one_line_per_decision_and_logs_the_rounds(tmp
     assert result.returncode == 0, result.stderr[-3000:]
     decision = [json.loads(line) for line in (tmp_path / "run" / "growth_log.jsonl").read_text().splitlines()][0]
     search = decision["search"]
-    assert search["method"] == "halving" and search["search_fraction"] <= 0.15 + 1e-9
+    assert search["method"] == "halving" and search["search_fraction"] <= search["search_bound"] == 0.15
     lines = [line for line in result.stdout.splitlines() if line.startswith("growth before stage 1 (auto)")]
     assert len(lines) == 1 and decision["choice"] in lines[0] and "of at most 15%" in lines[0]

@@ -108,6 +108,7 @@ class GrowthPolicy:
                 seed=context.seed,
             )
             search["search_fraction"] = search["search_flops"] / context.stage_flops if context.stage_flops else 0.0
+            search["search_bound"] = self.search.max_search_fraction
             return {**record, "target": search["target"] or None, "choice": search["choice"], "search": search}
         result = run_search(
             context.model,
@@ -121,6 +122,7 @@ class GrowthPolicy:
         )
         search = result.to_dict()
         search["search_fraction"] = result.search_flops / context.stage_flops if context.stage_flops else 0.0
+        search["search_bound"] = self.search.max_search_fraction  # the log shows the bound beside the spend
         return {**record, "target": result.choice.target or None, "choice": result.choice.name, "search": search}
 
 
