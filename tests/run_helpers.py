@@ -82,3 +82,10 @@ def git_refs(repo: Path) -> set[str]:
         check=True,
     )
     return set(listing.stdout.split())
+
+
+def launch_failure(stderr: str, tail: int = 3000) -> str:
+    """What a failed multi-process launch says: every rank's own lines first (a crashed worker's error is often far
+    from the end, where the launcher's traceback sits), then the tail."""
+    own = [line for line in stderr.splitlines() if line.startswith("[rank") or "Error" in line or "Exception" in line]
+    return "\n".join(own)[-tail:] + "\n--- tail ---\n" + stderr[-tail:]

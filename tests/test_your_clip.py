@@ -21,7 +21,7 @@ from growclip_hf.stages.launch import build_run
 from growclip_hf.stages.pretrained import PretrainedError, load_pretrained
 
 from .clip_checkpoint import write_clip_checkpoint
-from .run_helpers import cli_env, git_refs
+from .run_helpers import cli_env, git_refs, launch_failure
 from .stream_helpers import write_yearly_stream
 
 
@@ -115,7 +115,7 @@ def test_two_processes_continue_a_clip_checkpoint_on_a_hub_dataset(clip_dir, tmp
         command = launcher + ["train", str(config), "--output-dir", str(tmp_path / "run")]
         command += ["--push-to", "org/clip-stream", "--hub-endpoint", url]
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=800)
-        assert result.returncode == 0, result.stderr[-5000:]
+        assert result.returncode == 0, launch_failure(result.stderr)
     finally:
         stop()
     out = tmp_path / "run"
