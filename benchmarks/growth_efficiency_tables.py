@@ -78,12 +78,13 @@ def saving_summary(targets: list[dict]) -> str:
     return "seeds disagree (see rows)"
 
 
-def _metric_cells(runs: dict, reference: dict | None) -> str:
+def _metric_cells(runs: dict, reference: dict | None, is_reference: bool = False) -> str:
+    """Each metric's mean ± sd, followed by its paired difference to ``reference`` (blank on the reference's row)."""
     cells = []
     for _, key, digits in METRICS:
         cells.append(spread([r[key] for r in runs.values()], digits))
         if reference is not None:
-            cells.append(difference(paired(runs, reference, key), digits) if runs is not reference else "")
+            cells.append("" if is_reference else difference(paired(runs, reference, key), digits))
     return " | ".join(cells)
 
 
@@ -130,7 +131,7 @@ def ablation_table(growing: list[dict]) -> str:
         first = runs[min(runs)]
         lines.append(
             f"| {label} | {spread(ratio, 2)} | {100 * search:.1f}% | {' / '.join(f'{p:,}' for p in params)} "
-            f"| {_metric_cells(runs, autos)} | {'; '.join(first['growths']) or 'none'} |"
+            f"| {_metric_cells(runs, autos, is_reference=name == 'auto')} | {'; '.join(first['growths']) or 'none'} |"
         )
     return "\n".join(lines)
 

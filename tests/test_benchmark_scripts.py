@@ -175,5 +175,7 @@ def test_the_section_tabulates_every_configuration_per_seed():
     )
     random_row = next(line for line in section.splitlines() if line.startswith("| random candidate"))
     assert "| 12.0% |" in random_row and "-3.0 ± 0.0 *" in random_row  # 3 points behind auto in every seed
+    auto_row = next(line for line in section.splitlines() if line.startswith("| auto search, preserve"))
+    assert "| 31.0 ± 1.0 |  | 3.10 ± 0.10 |  |" in auto_row  # the reference has no difference to itself
     assert "**+6.0 ± 1.0 ***" in section  # auto (30, 31, 32) against fixed-small (25), paired by seed
     assert "| all seeds | | | | | 50 ± 0% |" in section
