@@ -64,6 +64,19 @@ def test_sizes_are_counted_once_and_cached(yearly, tmp_path):
     cache = tmp_path / "sizes.json"
     sizes = chunk_sizes(chunks, cache)
     assert sizes == [len(_texts(c.train)) for c in chunks] and json.loads(cache.read_text())["chunk_0"] == sizes[0]
+    assert [path.name for path in tmp_path.iterdir()] == ["sizes.json"]  # written whole, no partial file left
+
+
+def test_the_processes_that_only_read_the_sizes_never_rewrite_them(yearly, tmp_path):
+    """Every process reads the main process's cache after a barrier; a second writer would let a reader see a
+    truncated file while it rewrites it."""
+    data = {"chunks": [{"source": str(yearly), "data_dir": "2021"}, {"source": str(yearly), "data_dir": "2022"}]}
+    chunks = stream_chunks({**data, "image_column": "jpg", "text_column": "txt"})
+    cache = tmp_path / "sizes.json"
+    cache.write_text('{"chunk_0": 7, "chunk_1": 9}')
+    before = cache.stat().st_mtime_ns
+    assert chunk_sizes(chunks, cache, write=False) == [7, 9]  # read, not counted
+    assert cache.stat().st_mtime_ns == before and cache.read_text() == '{"chunk_0": 7, "chunk_1": 9}'
 
 
 @pytest.mark.parametrize(

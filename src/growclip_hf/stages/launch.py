@@ -187,7 +187,7 @@ def _stream_plan(settings, data: dict, chunks, processor, context: int, seed: in
             zeroshot = settings.get("evaluation", {}).get("zeroshot", [])
             write_eval_manifest(chunks, zeroshot, eval_dir, int(data.get("heldout_pairs", 500)))
     state.wait_for_everyone()
-    sizes = chunk_sizes(chunks, sizes_file)
+    sizes = chunk_sizes(chunks, sizes_file, write=False)  # every process reads what the main one wrote
     options = {
         key: data[key] for key in ("num_workers", "shuffle_buffer", "max_stages", "reservoir_size") if key in data
     }

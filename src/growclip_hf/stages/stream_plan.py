@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -180,8 +181,9 @@ class StreamPlan(ChunkPlan):
         self.sources = chunks
 
 
-def chunk_sizes(chunks: list[ChunkSource], cache: Path | None = None) -> list[int]:
-    """Each chunk's training pairs: from the config, from ``cache`` (a resumed run), else counted."""
+def chunk_sizes(chunks: list[ChunkSource], cache: Path | None = None, write: bool = True) -> list[int]:
+    """Each chunk's training pairs: from the config, from ``cache`` (a resumed run), else counted. Only one process
+    may ``write`` the cache (the others read it after a barrier); the write is atomic, so a reader never sees half."""
     known = json.loads(cache.read_text()) if cache is not None and cache.is_file() else {}
     sizes = []
     for chunk in chunks:
@@ -192,7 +194,9 @@ def chunk_sizes(chunks: list[ChunkSource], cache: Path | None = None) -> list[in
         if size <= 0:
             raise StreamConfigError(f"chunk {chunk.name!r} has no training pairs.")
         sizes.append(int(size))
-    if cache is not None:
+    if cache is not None and write:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(dict(zip([c.name for c in chunks], sizes, strict=True)), indent=1))
+        partial = cache.with_name(cache.name + ".partial")
+        partial.write_text(json.dumps(dict(zip([c.name for c in chunks], sizes, strict=True)), indent=1))
+        os.replace(partial, cache)
     return sizes
