@@ -33,6 +33,9 @@ VARIANTS = {
     "jointt": ["--strategy", "jointt"],
     "ctp": ["--strategy", "ctp"],
     "modx": ["--strategy", "modx"],
+    # ER inside a fixed step budget: 98 steps per chunk (2 passes over an average chunk alone), the reservoir's pairs
+    # sampled in proportion instead of added on top (TiC-CLIP's equal-compute replay).
+    "er-budget": ["--set", "training.steps_per_stage=98"],
 }
 SUMMARY = ROOT / "docs" / "main_job_runs.json"
 PLOT = ROOT / "docs" / "main_job_compute.png"
@@ -42,9 +45,10 @@ COLOURS = {
     "jointt": "tab:green",
     "ctp": "tab:purple",
     "modx": "tab:brown",
+    "er-budget": "tab:cyan",
     "oracle": "tab:red",
 }
-ORDER = ("default", "seqf", "jointt", "ctp", "modx", "oracle")
+ORDER = ("default", "er-budget", "seqf", "jointt", "ctp", "modx", "oracle")
 
 
 def run_variant(store: Path, variant: str, seed: int) -> Path:
