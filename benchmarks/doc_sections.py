@@ -11,6 +11,7 @@ import platform
 import re
 import statistics
 import subprocess
+import sys
 from pathlib import Path
 
 HEADER = """# Benchmarks
@@ -34,7 +35,11 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+    described = f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+    torch = sys.modules.get("torch")  # only when the benchmark already uses it: naming a GPU is no reason to import
+    if torch is not None and torch.cuda.is_available():
+        described += f", {torch.cuda.get_device_name(0)}"
+    return described
 
 
 def library_versions(*names: str) -> str:

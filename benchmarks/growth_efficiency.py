@@ -26,7 +26,9 @@ Run: .venv/bin/python benchmarks/growth_efficiency.py [--seeds 0 1 2] [--epochs 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import heapq
 import json
 import math
 import os
@@ -79,6 +81,42 @@ class RunStore:
             self.path.write_text(json.dumps(self.runs, indent=1, sort_keys=True) + "\n")
 
 
+def priority(name: str) -> int:
+    """Which waiting run starts first when a slot frees: the auto runs, then what each figure needs, then the rest."""
+    if name == "auto":
+        return 0
+    if name.startswith(("fixed-", "scratch-")):
+        return 1
+    return 2 if name in ("random", "schedule") else 3
+
+
+class PriorityGate:
+    """At most ``slots`` runs at once; a freed slot goes to the waiting run of lowest priority, first come first."""
+
+    def __init__(self, slots: int):
+        self.free = slots
+        self.waiting: list[tuple[int, int]] = []
+        self.condition = threading.Condition()
+        self.counter = 0
+
+    @contextlib.contextmanager
+    def turn(self, rank: int):
+        with self.condition:
+            self.counter += 1
+            ticket = (rank, self.counter)
+            heapq.heappush(self.waiting, ticket)
+            self.condition.wait_for(lambda: self.free > 0 and self.waiting[0] == ticket)
+            heapq.heappop(self.waiting)
+            self.free -= 1
+            self.condition.notify_all()
+        try:
+            yield
+        finally:
+            with self.condition:
+                self.free += 1
+                self.condition.notify_all()
+
+
 class Sweep:
     def __init__(self, args):
         self.args = args
@@ -86,6 +124,7 @@ class Sweep:
         self.data_dir = self.out / "data"
         self.store = RunStore(Path(args.store))
         self.threads = max(1, (os.cpu_count() or 1) // args.jobs)
+        self.gate = PriorityGate(args.jobs)
         self.used: dict[str, dict] = {}  # the runs this invocation reports, stored or new
 
     def key(self, name: str, seed: int) -> str:
@@ -104,6 +143,10 @@ class Sweep:
         command += ["--data-dir", str(self.data_dir), "--seed", str(seed), "--no-report", "--resume"]
         for item in [f"training.epochs_per_stage={epochs}", *overrides]:
             command += ["--set", item]
+        with self.gate.turn(priority(name)):
+            return self._train_and_evaluate(key, folder, command, name, seed, overrides, epochs)
+
+    def _train_and_evaluate(self, key, folder, command, name, seed, overrides, epochs) -> dict:
         started = time.perf_counter()
         self._call(command, f"{key} training")
         from growclip_hf.evaluation.runs import discover_stages
@@ -113,7 +156,7 @@ class Sweep:
         manifest = self.data_dir / "manifest.json"
         self._call(
             [sys.executable, "-m", "growclip_hf.cli", "eval", str(final), "--output-dir", str(evaluation)]
-            + ["--data", str(manifest), "--no-plots"],
+            + ["--data", str(manifest), "--no-plots", "--device", self.args.device],
             f"{key} evaluation",
         )
         result = summarise(folder, final, evaluation / "eval_results.json")
@@ -213,16 +256,37 @@ def starting_architecture() -> dict:
     return architecture_of(preset(SCALE[0])["model"])
 
 
-def scratch_points(sweep: Sweep, seed: int, auto: dict, large: dict) -> list[dict]:
+def seed_chain(sweep: Sweep, seed: int, small: dict) -> tuple[dict, dict, list[dict]]:
+    """A seed's auto run, then its fixed-small, fixed-large and scratch runs as soon as it is done."""
+    auto = sweep.run("auto", seed, GROWTH_RUNS["auto"], sweep.args.epochs)
+    large_architecture = architecture_of(auto["config"])
+    with ThreadPoolExecutor(max_workers=2 + len(SCRATCH_MORE)) as pool:
+        fixed = {
+            "small": pool.submit(sweep.fixed, "fixed-small", seed, auto, small),
+            "large": pool.submit(sweep.fixed, "fixed-large", seed, auto, large_architecture),
+        }
+        eager = []
+        if sweep.args.eager_scratch:  # the larger multiples beside fixed-large, before knowing they are needed
+            eager = [
+                pool.submit(sweep.fixed, f"scratch-x{multiple:g}", seed, auto, large_architecture, multiple)
+                for multiple in SCRATCH_MORE
+            ]
+        runs = {kind: job.result() for kind, job in fixed.items()}
+        points = scratch_points(sweep, seed, auto, runs["large"], [job.result() for job in eager])
+    return auto, runs, points
+
+
+def scratch_points(sweep: Sweep, seed: int, auto: dict, large: dict, ran: list[dict]) -> list[dict]:
     """Scratch runs of the final architecture at 1x the auto compute, then 2x, 4x (or 0.5x, 0.25x) until the auto
-    run's accuracy is bracketed."""
+    run's accuracy is bracketed; ``ran`` holds the ones that already ran."""
     architecture = architecture_of(auto["config"])
     target = auto[TARGET]
-    points = [large]
+    points = [large, *ran]
     short = large[TARGET] < target
     for multiple in SCRATCH_MORE if short else SCRATCH_LESS:
         point = sweep.fixed(f"scratch-x{multiple:g}", seed, auto, architecture, multiple)
-        points.append(point)
+        if point not in points:
+            points.append(point)
         if (point[TARGET] >= target) == short:
             break
     return points
@@ -255,6 +319,12 @@ def main() -> None:
     parser.add_argument("--store", default="docs/growth_efficiency_runs.json")
     parser.add_argument("--doc", default="docs/benchmarks.md")
     parser.add_argument("--only", nargs="+", default=None, help="Run only these growing configurations.")
+    parser.add_argument("--device", default="cpu", help="Where the final evaluations run (training: Accelerate's).")
+    parser.add_argument(
+        "--eager-scratch",
+        action="store_true",
+        help="Start the 2x and 4x scratch runs beside fixed-large instead of after it (more runs, shorter wall time).",
+    )
     args = parser.parse_args()
     SCALE[0] = args.scale
     sweep = Sweep(args)
@@ -263,25 +333,20 @@ def main() -> None:
 
         build_benchmark(sweep.data_dir, scale=args.scale, seed=0)
     names = args.only or list(GROWTH_RUNS)
-    with ThreadPoolExecutor(args.jobs) as pool:
-        jobs = [
-            pool.submit(sweep.run, name, seed, GROWTH_RUNS[name], args.epochs) for seed in args.seeds for name in names
+    small = starting_architecture()
+    with ThreadPoolExecutor(max_workers=len(args.seeds) * (len(names) + 4)) as pool:  # the gate bounds the runs
+        chains = {seed: pool.submit(seed_chain, sweep, seed, small) for seed in args.seeds} if "auto" in names else {}
+        others = [
+            pool.submit(sweep.run, name, seed, GROWTH_RUNS[name], args.epochs)
+            for seed in args.seeds
+            for name in names
+            if name != "auto"
         ]
-        growing = [job.result() for job in jobs]
-        autos = {r["seed"]: r for r in growing if r["name"] == "auto"}
-        small = starting_architecture()
-        fixed_jobs = {
-            (kind, seed): pool.submit(
-                sweep.fixed, f"fixed-{kind}", seed, auto, small if kind == "small" else architecture_of(auto["config"])
-            )
-            for seed, auto in autos.items()
-            for kind in ("small", "large")
-        }
-        fixed = {key: job.result() for key, job in fixed_jobs.items()}
-        scratch_jobs = {
-            seed: pool.submit(scratch_points, sweep, seed, auto, fixed[("large", seed)]) for seed, auto in autos.items()
-        }
-        scratch = {seed: job.result() for seed, job in scratch_jobs.items()}
+        chained = {seed: job.result() for seed, job in chains.items()}
+        growing = [auto for auto, _, _ in chained.values()] + [job.result() for job in others]
+    autos = {seed: auto for seed, (auto, _, _) in chained.items()}
+    fixed = {(kind, seed): runs[kind] for seed, (_, runs, _) in chained.items() for kind in ("small", "large")}
+    scratch = {seed: points for seed, (_, _, points) in chained.items()}
     targets = {
         seed: compute_to_target(auto[TARGET], scratch[seed], auto["compute_flops"]) for seed, auto in autos.items()
     }

@@ -36,6 +36,8 @@ VARIANTS = {
     # ER inside a fixed step budget: 98 steps per chunk (2 passes over an average chunk alone), the reservoir's pairs
     # sampled in proportion instead of added on top (TiC-CLIP's equal-compute replay).
     "er-budget": ["--set", "training.steps_per_stage=98"],
+    # The same with 160 steps per chunk: the largest budget that stays within a third of the Oracle's compute.
+    "er-budget-160": ["--set", "training.steps_per_stage=160"],
 }
 SUMMARY = ROOT / "docs" / "main_job_runs.json"
 PLOT = ROOT / "docs" / "main_job_compute.png"
@@ -46,9 +48,10 @@ COLOURS = {
     "ctp": "tab:purple",
     "modx": "tab:brown",
     "er-budget": "tab:cyan",
+    "er-budget-160": "tab:olive",
     "oracle": "tab:red",
 }
-ORDER = ("default", "er-budget", "seqf", "jointt", "ctp", "modx", "oracle")
+ORDER = ("default", "er-budget-160", "er-budget", "seqf", "jointt", "ctp", "modx", "oracle")
 
 
 def run_variant(store: Path, variant: str, seed: int) -> Path:

@@ -5,6 +5,8 @@ import importlib
 import math
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -128,9 +130,36 @@ def test_scratch_runs_stop_once_the_target_is_bracketed(scripts, monkeypatch, ac
     monkeypatch.setattr(module, "architecture_of", lambda config: {})
     auto = {"object_zeroshot": 30.0, "compute_flops": 1e12, "config": {}}
     runs = _ScratchRuns(accuracy)
-    points = module.scratch_points(runs, 0, auto, {"compute_flops": 1e12, "object_zeroshot": accuracy(1.0)})
+    points = module.scratch_points(runs, 0, auto, {"compute_flops": 1e12, "object_zeroshot": accuracy(1.0)}, [])
     assert runs.multiples == expected
     assert len(points) == 1 + len(expected)
+
+
+def test_priority_gate_hands_a_freed_slot_to_the_most_urgent_waiting_run(scripts):
+    module = scripts["growth_efficiency"]
+    gate, started, lock = module.PriorityGate(1), [], threading.Lock()
+    holding, release = threading.Event(), threading.Event()
+
+    def first():
+        with gate.turn(3):
+            holding.set()
+            release.wait(5)
+
+    def waiting(name):
+        with gate.turn(module.priority(name)), lock:
+            started.append(name)
+
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    holding.wait(5)
+    for name in ("pim-0", "random", "fixed-small", "auto"):  # queued in this order while the slot is taken
+        threads.append(threading.Thread(target=waiting, args=(name,)))
+        threads[-1].start()
+        time.sleep(0.05)
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert started == ["auto", "fixed-small", "random", "pim-0"]
 
 
 def test_saving_summary_states_what_holds_for_every_seed(scripts):
