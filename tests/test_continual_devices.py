@@ -82,3 +82,19 @@ def test_the_contrastive_step_uses_the_attention_mask(micro_batches):
             joined = model(**{key: torch.cat([p[key] for p in parts]) for key in batch})
             expected = global_contrastive_loss(joined.image_embeds, joined.text_embeds, joined.logit_scale)
     torch.testing.assert_close(contrastive_backward(model, parts), expected)
+
+
+def test_growth_search_inputs_are_moved_to_the_runs_device():
+    """A GPU run of the auto policy crashed here: the stream's CPU batches reached candidates on the GPU."""
+    from growclip_hf.stages.continual_run import search_inputs
+    from growclip_hf.stages.manifest_plan import ManifestPlan
+
+    from .data_helpers import small_benchmark, tiny_processor
+
+    plan = ManifestPlan(small_benchmark() / "manifest.json", processor=tiny_processor(), replay="reservoir")
+    proxy, heldout = search_inputs(plan, stage=1, batch_size=8, seed=0, device=META)
+    assert len(proxy) == 4
+    tensors = [value for batch in [*proxy, heldout] for value in batch.values() if torch.is_tensor(value)]
+    assert {"input_ids", "attention_mask", "pixel_values"} <= set(heldout)
+    assert tensors and all(tensor.device == META for tensor in tensors)
+    assert proxy[0]["input_ids"].shape[0] == 8 and heldout["pixel_values"].shape[0] > 8

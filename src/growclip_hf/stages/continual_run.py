@@ -26,12 +26,23 @@ from ..continual.base import frozen_copy
 from ..faults import kill_point
 from ..growth.flops import training_flops_per_pair
 from ..growth.policies import GrowthPolicy, StageContext, decision_line
+from ..training.batching import batch_to
 from ..training.checkpointing import latest_checkpoint, load_checkpoint_state, save_checkpoint
 from ..training.config import TrainingConfig
 from ..training.proxy import ProxyTrainer
 from ..training.trainer import StreamTrainer
 
 logger = logging.getLogger(__name__)
+SEARCH_PROXY_BATCHES, SEARCH_HELDOUT_PAIRS = 4, 256
+
+
+def search_inputs(plan, stage: int, batch_size: int, seed: int, device) -> tuple[list[dict], dict]:
+    """The growth search's proxy batches and held-out batch, on ``device``: the stream hands out CPU tensors, while
+    the candidates live on the accelerator's device (on a GPU, mixing the two crashed the search)."""
+    proxy, heldout = plan.search_data(stage, batch_size, SEARCH_PROXY_BATCHES, SEARCH_HELDOUT_PAIRS, seed)
+    return [batch_to(batch, device) for batch in proxy], batch_to(heldout, device)
+
+
 STAGE_INFO = "stage_info.json"  # what the stage saw: samples, compute, architecture (read by the evaluation)
 
 
@@ -197,8 +208,8 @@ class ContinualRun:
                 previous_losses=self.state.previous_stage_losses,
             )
             if self.policy.needs_search_data() and self.policy.trigger_reading(context)["fire"]:
-                proxy_batches, context.heldout = self.plan.search_data(
-                    stage, self.config.batch_size, 4, 256, self.config.seed + stage
+                proxy_batches, context.heldout = search_inputs(
+                    self.plan, stage, self.config.batch_size, self.config.seed + stage, self.accelerator.device
                 )
                 proxy = ProxyTrainer(model, self.trainer.optimizer, proxy_batches, self.config.learning_rate)
                 context.train_candidate, context.pairs_per_step = proxy, proxy.pairs_per_step

@@ -10,6 +10,11 @@ from __future__ import annotations
 import torch
 
 
+def batch_to(batch: dict, device) -> dict:
+    """The batch with its tensors on ``device`` (other values as they are)."""
+    return {key: value.to(device) if torch.is_tensor(value) else value for key, value in batch.items()}
+
+
 def _pad_tokens(tensor: torch.Tensor, length: int, value: int) -> torch.Tensor:
     if tensor.shape[1] >= length:
         return tensor

@@ -8,6 +8,7 @@ import torch
 from accelerate import Accelerator
 
 from ..objective import contrastive_backward
+from .batching import batch_to
 from .config import TrainingConfig
 from .optimization import build_optimizer, set_learning_rate, warmup_cosine
 from .optimizer_transfer import transfer_optimizer
@@ -68,7 +69,7 @@ class StreamTrainer:
     ) -> float:
         """Forward/backward over ``micro_batches`` (feature-cached), clip, step, clamp the logit scale, ramp."""
         device = self.accelerator.device
-        micro_batches = [{k: v.to(device) if torch.is_tensor(v) else v for k, v in b.items()} for b in micro_batches]
+        micro_batches = [batch_to(batch, device) for batch in micro_batches]
         self.model.train()
         set_learning_rate(self.optimizer, lr)
         self.optimizer.zero_grad(set_to_none=True)
