@@ -162,6 +162,8 @@ class Sweep:
         result = summarise(folder, final, evaluation / "eval_results.json")
         result.update(name=name, seed=seed, epochs=epochs, overrides=overrides)
         result["seconds"] = time.perf_counter() - started
+        result["machine"] = machine()
+        result["versions"] = library_versions("torch", "transformers", "accelerate")
         self.store.put(key, result)
         self.used[key] = result
         print(
@@ -309,6 +311,43 @@ def compute_to_target(target: float, points: list[dict], auto_compute: float) ->
     return {"needed": None, "saving": 1 - auto_compute / least, "bound": "less than"}
 
 
+def run_sweep(sweep: Sweep, names: list[str]) -> tuple[list[dict], dict, dict]:
+    """Every growing run, and each seed's fixed and scratch runs as soon as its auto run is done."""
+    args = sweep.args
+    small = starting_architecture()
+    with ThreadPoolExecutor(max_workers=len(args.seeds) * (len(names) + 4)) as pool:  # the gate bounds the runs
+        chains = {seed: pool.submit(seed_chain, sweep, seed, small) for seed in args.seeds} if "auto" in names else {}
+        others = [
+            pool.submit(sweep.run, name, seed, GROWTH_RUNS[name], args.epochs)
+            for seed in args.seeds
+            for name in names
+            if name != "auto"
+        ]
+        chained = {seed: job.result() for seed, job in chains.items()}
+        growing = [auto for auto, _, _ in chained.values()] + [job.result() for job in others]
+    fixed = {(kind, seed): runs[kind] for seed, (_, runs, _) in chained.items() for kind in ("small", "large")}
+    scratch = {seed: points for seed, (_, _, points) in chained.items()}
+    return growing, fixed, scratch
+
+
+def stored_runs(sweep: Sweep, names: list[str]) -> tuple[list[dict], dict, dict]:
+    """The runs the store already holds for these seeds (nothing is trained): tables of a sweep done elsewhere."""
+    stream = sweep.key("", 0).rsplit("|", 1)[-1]
+    found = {key: run for key, run in sweep.store.runs.items() if key.endswith(f"|{sweep.args.scale}|{stream}")}
+    found = {key: run for key, run in found.items() if run["seed"] in sweep.args.seeds}
+    sweep.used.update(found)
+    growing = [run for run in found.values() if run["name"] in names]
+    fixed = {
+        (run["name"][len("fixed-") :], run["seed"]): run for run in found.values() if run["name"].startswith("fixed-")
+    }
+    scratch = {}
+    for (kind, seed), large in fixed.items():
+        if kind == "large":
+            extra = [run for run in found.values() if run["name"].startswith("scratch-") and run["seed"] == seed]
+            scratch[seed] = [large, *extra]
+    return growing, fixed, scratch
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -319,6 +358,10 @@ def main() -> None:
     parser.add_argument("--store", default="docs/growth_efficiency_runs.json")
     parser.add_argument("--doc", default="docs/benchmarks.md")
     parser.add_argument("--only", nargs="+", default=None, help="Run only these growing configurations.")
+    parser.add_argument(
+        "--stored-only", action="store_true", help="Tabulate the runs the store holds for these seeds; train nothing."
+    )
+    parser.add_argument("--notes", default=None, help="A markdown file put at the top of the section.")
     parser.add_argument("--device", default="cpu", help="Where the final evaluations run (training: Accelerate's).")
     parser.add_argument(
         "--eager-scratch",
@@ -333,27 +376,20 @@ def main() -> None:
 
         build_benchmark(sweep.data_dir, scale=args.scale, seed=0)
     names = args.only or list(GROWTH_RUNS)
-    small = starting_architecture()
-    with ThreadPoolExecutor(max_workers=len(args.seeds) * (len(names) + 4)) as pool:  # the gate bounds the runs
-        chains = {seed: pool.submit(seed_chain, sweep, seed, small) for seed in args.seeds} if "auto" in names else {}
-        others = [
-            pool.submit(sweep.run, name, seed, GROWTH_RUNS[name], args.epochs)
-            for seed in args.seeds
-            for name in names
-            if name != "auto"
-        ]
-        chained = {seed: job.result() for seed, job in chains.items()}
-        growing = [auto for auto, _, _ in chained.values()] + [job.result() for job in others]
-    autos = {seed: auto for seed, (auto, _, _) in chained.items()}
-    fixed = {(kind, seed): runs[kind] for seed, (_, runs, _) in chained.items() for kind in ("small", "large")}
-    scratch = {seed: points for seed, (_, _, points) in chained.items()}
+    if args.stored_only:
+        growing, fixed, scratch = stored_runs(sweep, names)
+    else:
+        growing, fixed, scratch = run_sweep(sweep, names)
+    autos = {run["seed"]: run for run in growing if run["name"] == "auto"}
     targets = {
-        seed: compute_to_target(auto[TARGET], scratch[seed], auto["compute_flops"]) for seed, auto in autos.items()
+        seed: compute_to_target(auto[TARGET], scratch[seed], auto["compute_flops"])
+        for seed, auto in autos.items()
+        if seed in scratch
     }
     context = {
         "date": datetime.date.today().isoformat(),
-        "machine": machine(),
-        "versions": library_versions("torch", "transformers", "accelerate"),
+        "machine": "; ".join(sorted({run.get("machine", machine()) for run in sweep.used.values()})),
+        "versions": "; ".join(sorted({run.get("versions", "unrecorded") for run in sweep.used.values()})),
         "commit": git_commit(),
         "command": " ".join(["benchmarks/growth_efficiency.py", *sys.argv[1:]]),
         "runs": len(sweep.used),
@@ -362,6 +398,9 @@ def main() -> None:
         "scale": args.scale,
     }
     section = efficiency_section(growing, fixed, scratch, targets, context)
+    if args.notes:  # a reader's summary of these runs, kept beside the tables it reads
+        title, rest = section.split("\n", 1)
+        section = f"{title}\n\n{Path(args.notes).read_text().strip()}\n{rest}"
     print(section)
     write_section(args.doc, "growth-efficiency", section)
 

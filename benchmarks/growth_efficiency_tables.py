@@ -136,6 +136,13 @@ def ablation_table(growing: list[dict]) -> str:
     return "\n".join(lines)
 
 
+NOT_RUN = "**Not measured in this sweep**: the runs it needs are not in the run store (see the text above the tables)."
+
+
+def _complete(autos: dict, fixed: dict) -> bool:
+    return bool(autos) and all((kind, seed) in fixed for seed in autos for kind in ("small", "large"))
+
+
 def efficiency_section(growing: list[dict], fixed: dict, scratch: dict, targets: dict, context: dict) -> str:
     autos = by_seed(growing, "auto")
     seeds = ", ".join(str(s) for s in sorted(autos))
@@ -155,7 +162,7 @@ exceeds its standard deviation.
 
 ### (a) Compute to reach the same object zero-shot: auto growth against its final architecture from scratch
 
-{compute_to_target_table(autos, scratch, targets)}
+{compute_to_target_table(autos, scratch, targets) if targets else NOT_RUN}
 
 The scratch model is trained on the same stream with the same recipe, its passes per chunk scaled to the compute
 shown; the compute it needs for the auto run's object zero-shot is interpolated in log compute between the two runs
@@ -163,7 +170,7 @@ that bracket it.
 
 ### (b) Equal compute: auto growth against fixed architectures (GrowCLIP's two headline numbers)
 
-{equal_compute_table(autos, fixed)}
+{equal_compute_table(autos, fixed) if _complete(autos, fixed) else NOT_RUN}
 
 GrowCLIP reports +2.3 points mean zero-shot top-1 (9 datasets) and +1.2 Flickr30K image-to-text R@1 against
 fixed-architecture training, at a scale this benchmark does not reach.

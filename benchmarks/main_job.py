@@ -38,7 +38,11 @@ VARIANTS = {
     "er-budget": ["--set", "training.steps_per_stage=98"],
     # The same with 160 steps per chunk: the largest budget that stays within a third of the Oracle's compute.
     "er-budget-160": ["--set", "training.steps_per_stage=160"],
+    # Grow only once the training loss flattens (at 2 passes per chunk it never did in the growth sweep).
+    "plateau": ["--set", "growth.trigger=plateau"],
 }
+# The Oracle of a recipe: that run's final architecture from scratch on all data seen, at every stage.
+ORACLE_OF = {"oracle": "default", "oracle-plateau": "plateau"}
 SUMMARY = ROOT / "docs" / "main_job_runs.json"
 PLOT = ROOT / "docs" / "main_job_compute.png"
 COLOURS = {
@@ -49,18 +53,23 @@ COLOURS = {
     "modx": "tab:brown",
     "er-budget": "tab:cyan",
     "er-budget-160": "tab:olive",
+    "plateau": "tab:pink",
+    "oracle-plateau": "tab:gray",
     "oracle": "tab:red",
 }
-ORDER = ("default", "er-budget-160", "er-budget", "seqf", "jointt", "ctp", "modx", "oracle")
+ORDER = (
+    *("default", "plateau", "er-budget-160", "er-budget", "seqf", "jointt", "ctp", "modx"),
+    *("oracle", "oracle-plateau"),
+)
 
 
 def run_variant(store: Path, variant: str, seed: int) -> Path:
     out = store / f"{variant}-seed{seed}"
-    done = out / ("oracle.json" if variant == "oracle" else "eval_results.json")
+    done = out / ("oracle.json" if variant in ORACLE_OF else "eval_results.json")
     if done.is_file():
         return out
-    if variant == "oracle":
-        command = [CLI, "oracle", str(run_variant(store, "default", seed)), "--output-dir", str(out)]
+    if variant in ORACLE_OF:
+        command = [CLI, "oracle", str(run_variant(store, ORACLE_OF[variant], seed)), "--output-dir", str(out)]
     else:
         command = [CLI, "run", "--scale", "default", "--seed", str(seed), "--output-dir", str(out)]
         command += ["--data-dir", str(store / "data"), "--no-local-hub", *VARIANTS[variant]]
@@ -93,7 +102,7 @@ def measure(out: Path, variant: str) -> dict:
     }
     wall = out / "wall_seconds.txt"
     row["wall_seconds"] = float(wall.read_text()) if wall.is_file() else None
-    if variant == "oracle":
+    if variant in ORACLE_OF:
         oracle = _json(out / "oracle.json")
         row["cumulative_tflop"] = oracle["oracle_cumulative_flops"][-1] / 1e12
         row["single_training_tflop"] = oracle["oracle_flops_per_stage"][-1] / 1e12
@@ -182,7 +191,7 @@ def main() -> int:
             out = store / f"{variant}-seed{seed}"
             if not args.summarise_only:
                 out = run_variant(store, variant, seed)
-            if (out / "eval_results.json").is_file() and (variant != "oracle" or (out / "oracle.json").is_file()):
+            if (out / "eval_results.json").is_file() and (variant not in ORACLE_OF or (out / "oracle.json").is_file()):
                 summary.setdefault(variant, {})[str(seed)] = measure(out, variant)
                 SUMMARY.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     text = table(summary)
