@@ -46,16 +46,17 @@ from growth_efficiency_tables import TARGET, efficiency_section  # noqa: E402
 
 # Both towers one layer deeper half-way through the stream: what a person would write without a search.
 HAND_SCHEDULE = [None, None, {"vision_config": {"num_hidden_layers": 3}, "text_config": {"num_hidden_layers": 3}}]
+EVERY = "growth.trigger=every"  # the decision at every chunk boundary, whatever the preset's trigger
 GROWTH_RUNS = {
-    "auto": [],  # the search, function-preserving initialisation (the default)
-    "pim-0": ["growth.init=pim", "growth.momentum=0"],
-    "pim-0.5": ["growth.init=pim", "growth.momentum=0.5"],
-    "pim-0.9": ["growth.init=pim", "growth.momentum=0.9"],
-    "pim-1": ["growth.init=pim", "growth.momentum=1"],
-    "no-shared": ["growth.space.shared_depth_step=0"],
+    "auto": [EVERY],  # the search at every chunk, function-preserving initialisation
+    "pim-0": [EVERY, "growth.init=pim", "growth.momentum=0"],
+    "pim-0.5": [EVERY, "growth.init=pim", "growth.momentum=0.5"],
+    "pim-0.9": [EVERY, "growth.init=pim", "growth.momentum=0.9"],
+    "pim-1": [EVERY, "growth.init=pim", "growth.momentum=1"],
+    "no-shared": [EVERY, "growth.space.shared_depth_step=0"],
     "schedule": ["growth.policy=schedule", f"growth.schedule={json.dumps(HAND_SCHEDULE)}"],
-    "random": ["growth.policy=random"],
-    "halving": ["growth.method=halving"],
+    "random": [EVERY, "growth.policy=random"],
+    "halving": [EVERY, "growth.method=halving"],
     "plateau": ["growth.trigger=plateau"],
 }
 ARCHITECTURE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "head_dim")
@@ -274,6 +275,8 @@ def seed_chain(sweep: Sweep, seed: int, small: dict) -> tuple[dict, dict, list[d
                 for multiple in SCRATCH_MORE
             ]
         runs = {kind: job.result() for kind, job in fixed.items()}
+        if sweep.args.skip_scratch:
+            return auto, runs, [runs["large"]]
         points = scratch_points(sweep, seed, auto, runs["large"], [job.result() for job in eager])
     return auto, runs, points
 
@@ -348,6 +351,26 @@ def stored_runs(sweep: Sweep, names: list[str]) -> tuple[list[dict], dict, dict]
     return growing, fixed, scratch
 
 
+def adopt_auto_runs(sweep: Sweep, template: str) -> None:
+    """Store finished runs of the auto configuration made elsewhere (``benchmarks/main_job.py``'s ``every-chunk``
+    runs are the same command) instead of training them again; ``template`` names a run folder with ``{seed}``."""
+    for seed in sweep.args.seeds:
+        folder = Path(template.format(seed=seed))
+        key = sweep.key("auto", seed)
+        if sweep.store.get(key) or not (folder / "eval_results.json").is_file():
+            continue
+        from growclip_hf.evaluation.runs import discover_stages
+
+        final = discover_stages(folder)[-1].path
+        result = summarise(folder, final, folder / "eval_results.json")
+        result.update(name="auto", seed=seed, epochs=sweep.args.epochs, overrides=GROWTH_RUNS["auto"])
+        wall = folder / "wall_seconds.txt"
+        result["seconds"] = float(wall.read_text()) if wall.is_file() else 0.0
+        result.update(machine=machine(), versions=library_versions("torch", "transformers", "accelerate"))
+        result["adopted_from"] = str(folder)
+        sweep.store.put(key, result)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -363,6 +386,10 @@ def main() -> None:
     )
     parser.add_argument("--notes", default=None, help="A markdown file put at the top of the section.")
     parser.add_argument("--device", default="cpu", help="Where the final evaluations run (training: Accelerate's).")
+    parser.add_argument("--auto-from", default=None, help="Adopt finished auto runs: a run folder with {seed}.")
+    parser.add_argument(
+        "--skip-scratch", action="store_true", help="Stop each seed at fixed-large (no 2x/4x scratch runs)."
+    )
     parser.add_argument(
         "--eager-scratch",
         action="store_true",
@@ -376,6 +403,8 @@ def main() -> None:
 
         build_benchmark(sweep.data_dir, scale=args.scale, seed=0)
     names = args.only or list(GROWTH_RUNS)
+    if args.auto_from:
+        adopt_auto_runs(sweep, args.auto_from)
     if args.stored_only:
         growing, fixed, scratch = stored_runs(sweep, names)
     else:

@@ -139,8 +139,9 @@ def ablation_table(growing: list[dict]) -> str:
 NOT_RUN = "**Not measured in this sweep**: the runs it needs are not in the run store (see the text above the tables)."
 
 
-def _complete(autos: dict, fixed: dict) -> bool:
-    return bool(autos) and all((kind, seed) in fixed for seed in autos for kind in ("small", "large"))
+def _paired(autos: dict, fixed: dict) -> dict:
+    """The auto runs whose seed has both fixed runs (an unfinished sweep compares the seeds it has)."""
+    return {seed: run for seed, run in autos.items() if all((kind, seed) in fixed for kind in ("small", "large"))}
 
 
 def efficiency_section(growing: list[dict], fixed: dict, scratch: dict, targets: dict, context: dict) -> str:
@@ -170,7 +171,7 @@ that bracket it.
 
 ### (b) Equal compute: auto growth against fixed architectures (GrowCLIP's two headline numbers)
 
-{equal_compute_table(autos, fixed) if _complete(autos, fixed) else NOT_RUN}
+{equal_compute_table(_paired(autos, fixed), fixed) if _paired(autos, fixed) else NOT_RUN}
 
 GrowCLIP reports +2.3 points mean zero-shot top-1 (9 datasets) and +1.2 Flickr30K image-to-text R@1 against
 fixed-architecture training, at a scale this benchmark does not reach.

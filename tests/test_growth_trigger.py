@@ -66,9 +66,17 @@ def test_bad_trigger_settings_say_what_to_fix(kwargs, message):
         GrowthTrigger(**kwargs)
 
 
-def test_a_schedule_cannot_take_a_plateau_trigger():
-    with pytest.raises(ValueError, match="needs growth.policy=auto or random"):
-        GrowthPolicy(name="schedule", trigger=GrowthTrigger("plateau"))
+def test_fixed_and_scheduled_growth_ignore_the_trigger():
+    """The default preset's plateau trigger must not stop ``--policy none`` or a schedule: they already say when."""
+    flat = [1.0] * 20  # a loss that has plateaued: the trigger would fire
+    rising = [1.0 - 0.05 * step for step in range(20)]  # still learning: the trigger would keep
+    schedule = [{"vision_config": {"num_hidden_layers": 3}}]
+    for losses in (flat, rising):
+        context = StageContext(stage=1, model=None, samples_seen=100, stage_flops=1.0, seed=0, previous_losses=losses)
+        scheduled = GrowthPolicy(name="schedule", schedule=schedule, trigger=GrowthTrigger("plateau")).decide(context)
+        assert scheduled["target"] == schedule[0] and "trigger" not in scheduled
+        fixed = GrowthPolicy(name="none", trigger=GrowthTrigger("plateau")).decide(context)
+        assert fixed["target"] is None and "trigger" not in fixed
 
 
 def test_the_settings_build_the_trigger():

@@ -40,16 +40,11 @@ class GrowthPolicy:
     space: GrowthSpace = field(default_factory=GrowthSpace)
     budget_exponent: float = 0.5
     search: SearchSettings = field(default_factory=SearchSettings)
-    trigger: GrowthTrigger = field(default_factory=GrowthTrigger)
+    trigger: GrowthTrigger = field(default_factory=GrowthTrigger)  # when auto/random decide; none/schedule ignore it
 
     def __post_init__(self):
         if self.name not in POLICIES:
             raise ValueError(f"Growth policy must be one of {POLICIES}, got {self.name!r}.")
-        if self.trigger.name != "every" and self.name not in ("auto", "random"):
-            raise ValueError(
-                f"growth.trigger={self.trigger.name} decides when a data-driven policy runs; it needs"
-                f" growth.policy=auto or random, not {self.name!r} (a schedule already says when)."
-            )
         self.base_params: int | None = None
         self.base_samples: int | None = None
 
