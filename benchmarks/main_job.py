@@ -153,7 +153,7 @@ def plot(summary: dict, path: Path) -> None:
     """Final object zero-shot and union retrieval Rm against cumulative training compute, one point per seed."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(10, 4))
+    figure = Figure(figsize=(12, 4))
     for axis, (key, label) in zip(
         figure.subplots(1, 2),
         [("object_zeroshot", "object zero-shot top-1 (%)"), ("union_Rm", "union retrieval Rm (%)")],
@@ -169,9 +169,10 @@ def plot(summary: dict, path: Path) -> None:
         axis.set_xlabel("cumulative training compute (TFLOP)")
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
-    figure.axes[0].legend()
+    handles, labels = figure.axes[0].get_legend_handles_labels()  # the left panel's, chance line included
+    figure.legend(handles, labels, loc="center right", fontsize="small")  # beside the panels: no point hidden
     figure.suptitle("Final stage of the main job (default scale), one point per seed")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 0.84, 1))
     figure.savefig(path, dpi=100)
 
 
