@@ -26,15 +26,12 @@ Run: .venv/bin/python benchmarks/growth_efficiency.py [--seeds 0 1 2] [--epochs 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
-import heapq
 import json
 import math
 import os
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from doc_sections import git_commit, library_versions, machine, write_section  # noqa: E402
 from growth_efficiency_tables import TARGET, efficiency_section  # noqa: E402
+from sweep_runs import PriorityGate, RunStore  # noqa: E402
 
 # Both towers one layer deeper half-way through the stream: what a person would write without a search.
 HAND_SCHEDULE = [None, None, {"vision_config": {"num_hidden_layers": 3}, "text_config": {"num_hidden_layers": 3}}]
@@ -65,23 +63,6 @@ SCRATCH_MORE, SCRATCH_LESS = (2.0, 4.0), (0.5, 0.25)
 SCALE = ["default"]  # the preset of every run; set once from --scale
 
 
-class RunStore:
-    """Finished runs by key, saved after every run so an interrupted sweep resumes where it stopped."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.lock = threading.Lock()
-        self.runs = json.loads(path.read_text()) if path.is_file() else {}
-
-    def get(self, key: str) -> dict | None:
-        return self.runs.get(key)
-
-    def put(self, key: str, result: dict) -> None:
-        with self.lock:
-            self.runs[key] = result
-            self.path.write_text(json.dumps(self.runs, indent=1, sort_keys=True) + "\n")
-
-
 def priority(name: str) -> int:
     """Which waiting run starts first when a slot frees: the auto runs, then what each figure needs, then the rest."""
     if name == "auto":
@@ -89,33 +70,6 @@ def priority(name: str) -> int:
     if name.startswith(("fixed-", "scratch-")):
         return 1
     return 2 if name in ("random", "schedule") else 3
-
-
-class PriorityGate:
-    """At most ``slots`` runs at once; a freed slot goes to the waiting run of lowest priority, first come first."""
-
-    def __init__(self, slots: int):
-        self.free = slots
-        self.waiting: list[tuple[int, int]] = []
-        self.condition = threading.Condition()
-        self.counter = 0
-
-    @contextlib.contextmanager
-    def turn(self, rank: int):
-        with self.condition:
-            self.counter += 1
-            ticket = (rank, self.counter)
-            heapq.heappush(self.waiting, ticket)
-            self.condition.wait_for(lambda: self.free > 0 and self.waiting[0] == ticket)
-            heapq.heappop(self.waiting)
-            self.free -= 1
-            self.condition.notify_all()
-        try:
-            yield
-        finally:
-            with self.condition:
-                self.free += 1
-                self.condition.notify_all()
 
 
 class Sweep:
