@@ -22,7 +22,8 @@ bench-throughput: bench-env
 	$(OFFLINE) $(BENCH_VENV)/bin/python benchmarks/throughput.py --profile --compile --fused-qkv --doc docs/benchmarks.md
 
 bench-growth: setup
-	$(OFFLINE) $(PY) benchmarks/growth_efficiency.py --seeds 0 1 2 --epochs 2 --doc docs/benchmarks.md
+	$(OFFLINE) $(PY) benchmarks/growth_efficiency.py --seeds 0 1 2 --epochs 2 --doc docs/benchmarks.md \
+		--section growth-efficiency-cpu --title "Growth efficiency on 2 CPU cores" --notes docs/growth_efficiency_cpu_notes.md
 
 run: setup
 	$(OFFLINE) $(VENV)/bin/growclip-hf run --scale default --output-dir outputs/run --resume

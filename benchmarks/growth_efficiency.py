@@ -339,6 +339,8 @@ def main() -> None:
         "--stored-only", action="store_true", help="Tabulate the runs the store holds for these seeds; train nothing."
     )
     parser.add_argument("--notes", default=None, help="A markdown file put at the top of the section.")
+    parser.add_argument("--section", default="growth-efficiency", help="The section of --doc to (re)write.")
+    parser.add_argument("--title", default="Growth efficiency on the embedded stream", help="The section's heading.")
     parser.add_argument("--device", default="cpu", help="Where the final evaluations run (training: Accelerate's).")
     parser.add_argument("--auto-from", default=None, help="Adopt finished auto runs: a run folder with {seed}.")
     parser.add_argument(
@@ -379,13 +381,14 @@ def main() -> None:
         "run_hours": sum(run["seconds"] for run in sweep.used.values()) / 3600,
         "epochs": args.epochs,
         "scale": args.scale,
+        "title": args.title,
     }
     section = efficiency_section(growing, fixed, scratch, targets, context)
     if args.notes:  # a reader's summary of these runs, kept beside the tables it reads
         title, rest = section.split("\n", 1)
         section = f"{title}\n\n{Path(args.notes).read_text().strip()}\n{rest}"
     print(section)
-    write_section(args.doc, "growth-efficiency", section)
+    write_section(args.doc, args.section, section)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,9 @@ def compute_to_target_table(autos: dict, scratch: dict, targets: dict) -> str:
         )
         target = targets[seed]
         needed = f"{target['needed'] / auto['compute_flops']:.2f}x" if target["needed"] else "outside the runs"
-        saving = f"{target['saving']:+.0%}" if not target["bound"] else f"{target['bound']} {target['saving']:+.0%}"
+        saving = _percent(target["saving"])
+        if target["bound"]:
+            saving = f"{target['bound']} {saving}"
         lines.append(
             f"| {seed} | {auto[TARGET]:.1f} | {auto['compute_flops'] / 1e12:.1f} | {points} | {needed} | {saving} |"
         )
@@ -67,14 +69,19 @@ def compute_to_target_table(autos: dict, scratch: dict, targets: dict) -> str:
     return "\n".join(lines)
 
 
+def _percent(share: float) -> str:
+    """A signed whole percentage; a share that rounds to zero reads +0%, never -0%."""
+    return f"{round(share * 100) + 0:+d}%"
+
+
 def saving_summary(targets: list[dict]) -> str:
     """Mean ± sd when every seed was bracketed; else the bound that holds for every seed."""
     if all(not t["bound"] for t in targets):
         return spread([t["saving"] * 100 for t in targets], 0) + "%"
     if all(t["bound"] != "less than" for t in targets):
-        return f"at least {min(t['saving'] for t in targets):+.0%} in every seed"
+        return f"at least {_percent(min(t['saving'] for t in targets))} in every seed"
     if all(t["bound"] != "more than" for t in targets):
-        return f"at most {max(t['saving'] for t in targets):+.0%} in every seed"
+        return f"at most {_percent(max(t['saving'] for t in targets))} in every seed"
     return "seeds disagree (see rows)"
 
 
@@ -147,7 +154,7 @@ def _paired(autos: dict, fixed: dict) -> dict:
 def efficiency_section(growing: list[dict], fixed: dict, scratch: dict, targets: dict, context: dict) -> str:
     autos = by_seed(growing, "auto")
     seeds = ", ".join(str(s) for s in sorted(autos))
-    return f"""## Growth efficiency on the embedded stream
+    return f"""## {context.get("title", "Growth efficiency on the embedded stream")}
 
 Written {context["date"]} on {context["machine"]} at commit {context["commit"]} ({context["versions"]}):
 {len(autos)} seeds ({seeds}), the growing runs train {context["epochs"]:g} passes per chunk over the 6 chunks
