@@ -40,6 +40,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from doc_sections import git_commit, library_versions, machine, write_section  # noqa: E402
 from growth_efficiency_tables import TARGET, efficiency_section  # noqa: E402
+from sweep_models import (  # noqa: E402
+    architecture_of,
+    architecture_overrides,
+    starting_architecture,
+    summarise,
+    training_flops_per_pair,
+)
 from sweep_runs import PriorityGate, RunStore  # noqa: E402
 
 # Both towers one layer deeper half-way through the stream: what a person would write without a search.
@@ -57,10 +64,11 @@ GROWTH_RUNS = {
     "halving": [EVERY, "growth.method=halving"],
     "plateau": ["growth.trigger=plateau"],
 }
-ARCHITECTURE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "head_dim")
-# Tried in turn after 1x (= fixed-large) until the auto run's accuracy is bracketed: more compute if 1x falls short.
+# Tried in turn after 1x (= fixed-large) until the auto run's accuracy is bracketed: more compute if 1x falls short
+# (--scratch-more; a run short at 2x already shows a saving above 50 %), less if 1x reaches it.
 SCRATCH_MORE, SCRATCH_LESS = (2.0, 4.0), (0.5, 0.25)
 SCALE = ["default"]  # the preset of every run; set once from --scale
+START: list[str] = []  # overrides of the preset's starting model, for every run; set once from --start
 
 
 def priority(name: str) -> int:
@@ -84,7 +92,8 @@ class Sweep:
 
     def key(self, name: str, seed: int) -> str:
         stream = json.loads((self.data_dir / "manifest.json").read_text())["format_version"]
-        return f"{name}|seed{seed}|epochs{self.args.epochs:g}|{self.args.scale}|stream-v{stream}"
+        start = f"|start-{self.args.start_name}" if START else ""
+        return f"{name}|seed{seed}|epochs{self.args.epochs:g}|{self.args.scale}{start}|stream-v{stream}"
 
     def run(self, name: str, seed: int, overrides: list[str], epochs: float) -> dict:
         """One real training run (or its stored result) and the evaluation of its final model."""
@@ -96,7 +105,7 @@ class Sweep:
         command = [sys.executable, "-m", "growclip_hf.cli", "run", "--scale", self.args.scale]
         command += ["--output-dir", str(folder)]
         command += ["--data-dir", str(self.data_dir), "--seed", str(seed), "--no-report", "--resume"]
-        for item in [f"training.epochs_per_stage={epochs}", *overrides]:
+        for item in [*START, f"training.epochs_per_stage={epochs}", *overrides]:
             command += ["--set", item]
         with self.gate.turn(priority(name)):
             return self._train_and_evaluate(key, folder, command, name, seed, overrides, epochs)
@@ -137,87 +146,18 @@ class Sweep:
 
     def fixed(self, name: str, seed: int, auto: dict, architecture: dict, multiple: float = 1.0) -> dict:
         """A fixed architecture given ``multiple`` times the auto run's compute (more or fewer passes per chunk)."""
-        per_pair = training_flops_per_pair(architecture)
+        per_pair = training_flops_per_pair(architecture, SCALE[0])
         pairs_per_epoch = auto["pairs_trained"] / self.args.epochs
         epochs = round(multiple * auto["compute_flops"] / (per_pair * pairs_per_epoch), 4)
         overrides = ["growth.policy=none", *architecture_overrides(architecture)]
         return self.run(name, seed, overrides, epochs)
 
 
-def summarise(folder: Path, final_stage: Path, eval_file: Path) -> dict:
-    from growclip_hf.evaluation.runs import read_growth_log
-
-    stages = [json.loads(line) for line in (folder / "stages.jsonl").read_text().splitlines() if line.strip()]
-    final = json.loads(eval_file.read_text())["stages"][-1]
-    union = final["union_retrieval"]
-    decisions = read_growth_log(folder)
-    last = stages[-1]
-    return {
-        "object_zeroshot": final["zeroshot_by_kind"]["object"]["mean_top1"],
-        "object_chance": final["zeroshot_by_kind"]["object"]["chance_top1"],
-        "attribute_zeroshot": final["zeroshot_by_kind"]["attribute"]["mean_top1"],
-        "retrieval_R@1": (union["i2t_R@1"] + union["t2i_R@1"]) / 2,
-        "retrieval_Rm": union["Rm"],
-        "i2t_R@1": union["i2t_R@1"],
-        "train_flops": last["train_flops"],
-        "search_flops": last["search_flops"],
-        "compute_flops": last["train_flops"] + last["search_flops"],
-        "max_search_fraction": max((d.get("search", {}).get("search_fraction", 0.0) for d in decisions), default=0.0),
-        "pairs_trained": last["samples_seen"],
-        "parameters": final["parameters"],
-        "architecture": last["architecture"],
-        "growths": [describe_growth(g) for g in decisions if g.get("target")],
-        "config": json.loads((final_stage / "config.json").read_text()),
-    }
-
-
-def describe_growth(record: dict) -> str:
-    changes = []
-    for section, values in record["target"].items():
-        if isinstance(values, dict):
-            changes += [f"{section.split('_')[0]}.{key}={value}" for key, value in values.items()]
-        else:
-            changes.append(f"{section}={values}")
-    return f"stage {record['stage']}: " + ", ".join(changes)
-
-
-def architecture_of(config: dict) -> dict:
-    """The growable sizes of a saved config, in the nested shape of the model settings."""
-    architecture = {"projection_dim": config["projection_dim"]}
-    for tower in ("text_config", "vision_config", "shared_config"):
-        architecture[tower] = {k: config[tower][k] for k in ARCHITECTURE_KEYS if config[tower].get(k) is not None}
-    return architecture
-
-
-def architecture_overrides(architecture: dict) -> list[str]:
-    items = [f"model.projection_dim={architecture['projection_dim']}"]
-    for tower in ("text_config", "vision_config", "shared_config"):
-        items += [f"model.{tower}.{key}={value}" for key, value in architecture[tower].items()]
-    return items
-
-
-def training_flops_per_pair(architecture: dict) -> float:
-    """Per-pair training FLOPs of the model a run with ``architecture_overrides(architecture)`` builds."""
-    from growclip_hf import GrowCLIPConfig
-    from growclip_hf.growth.flops import training_flops_per_pair as flops
-    from growclip_hf.stages.launch import apply_overrides
-    from growclip_hf.stages.presets import preset
-
-    model = apply_overrides(preset(SCALE[0]), architecture_overrides(architecture))["model"]
-    return flops(GrowCLIPConfig(**model))
-
-
-def starting_architecture() -> dict:
-    from growclip_hf.stages.presets import preset
-
-    return architecture_of(preset(SCALE[0])["model"])
-
-
 def seed_chain(sweep: Sweep, seed: int, small: dict) -> tuple[dict, dict, list[dict]]:
     """A seed's auto run, then its fixed-small, fixed-large and scratch runs as soon as it is done."""
     auto = sweep.run("auto", seed, GROWTH_RUNS["auto"], sweep.args.epochs)
     large_architecture = architecture_of(auto["config"])
-    with ThreadPoolExecutor(max_workers=2 + len(SCRATCH_MORE)) as pool:
+    with ThreadPoolExecutor(max_workers=2 + len(sweep.args.scratch_more)) as pool:
         fixed = {
             "small": pool.submit(sweep.fixed, "fixed-small", seed, auto, small),
             "large": pool.submit(sweep.fixed, "fixed-large", seed, auto, large_architecture),
@@ -226,7 +166,7 @@ def seed_chain(sweep: Sweep, seed: int, small: dict) -> tuple[dict, dict, list[d
         if sweep.args.eager_scratch:  # the larger multiples beside fixed-large, before knowing they are needed
             eager = [
                 pool.submit(sweep.fixed, f"scratch-x{multiple:g}", seed, auto, large_architecture, multiple)
-                for multiple in SCRATCH_MORE
+                for multiple in sweep.args.scratch_more
             ]
         runs = {kind: job.result() for kind, job in fixed.items()}
         if sweep.args.skip_scratch:
@@ -242,7 +182,7 @@ def scratch_points(sweep: Sweep, seed: int, auto: dict, large: dict, ran: list[d
     target = auto[TARGET]
     points = [large, *ran]
     short = large[TARGET] < target
-    for multiple in SCRATCH_MORE if short else SCRATCH_LESS:
+    for multiple in sweep.args.scratch_more if short else SCRATCH_LESS:
         point = sweep.fixed(f"scratch-x{multiple:g}", seed, auto, architecture, multiple)
         if point not in points:
             points.append(point)
@@ -271,7 +211,7 @@ def compute_to_target(target: float, points: list[dict], auto_compute: float) ->
 def run_sweep(sweep: Sweep, names: list[str]) -> tuple[list[dict], dict, dict]:
     """Every growing run, and each seed's fixed and scratch runs as soon as its auto run is done."""
     args = sweep.args
-    small = starting_architecture()
+    small = starting_architecture(SCALE[0], START)
     with ThreadPoolExecutor(max_workers=len(args.seeds) * (len(names) + 4)) as pool:  # the gate bounds the runs
         chains = {seed: pool.submit(seed_chain, sweep, seed, small) for seed in args.seeds} if "auto" in names else {}
         others = [
@@ -289,8 +229,8 @@ def run_sweep(sweep: Sweep, names: list[str]) -> tuple[list[dict], dict, dict]:
 
 def stored_runs(sweep: Sweep, names: list[str]) -> tuple[list[dict], dict, dict]:
     """The runs the store already holds for these seeds (nothing is trained): tables of a sweep done elsewhere."""
-    stream = sweep.key("", 0).rsplit("|", 1)[-1]
-    found = {key: run for key, run in sweep.store.runs.items() if key.endswith(f"|{sweep.args.scale}|{stream}")}
+    setting = "|" + "|".join(sweep.key("", 0).split("|")[3:])  # scale, starting model and stream version
+    found = {key: run for key, run in sweep.store.runs.items() if key.endswith(setting)}
     found = {key: run for key, run in found.items() if run["seed"] in sweep.args.seeds}
     sweep.used.update(found)
     growing = [run for run in found.values() if run["name"] in names]
@@ -342,9 +282,23 @@ def main() -> None:
     parser.add_argument("--section", default="growth-efficiency", help="The section of --doc to (re)write.")
     parser.add_argument("--title", default="Growth efficiency on the embedded stream", help="The section's heading.")
     parser.add_argument("--device", default="cpu", help="Where the final evaluations run (training: Accelerate's).")
+    parser.add_argument(
+        "--start",
+        nargs="+",
+        default=[],
+        help="Overrides of the starting model for every run, e.g. model.vision_config.hidden_size=64.",
+    )
+    parser.add_argument("--start-name", default=None, help="A short name for --start, part of every stored key.")
     parser.add_argument("--auto-from", default=None, help="Adopt finished auto runs: a run folder with {seed}.")
     parser.add_argument(
         "--skip-scratch", action="store_true", help="Stop each seed at fixed-large (no 2x/4x scratch runs)."
+    )
+    parser.add_argument(
+        "--scratch-more",
+        type=float,
+        nargs="+",
+        default=list(SCRATCH_MORE),
+        help="Multiples of the auto compute tried in turn when 1x scratch falls short (e.g. 2: stop at 2x).",
     )
     parser.add_argument(
         "--eager-scratch",
@@ -352,7 +306,9 @@ def main() -> None:
         help="Start the 2x and 4x scratch runs beside fixed-large instead of after it (more runs, shorter wall time).",
     )
     args = parser.parse_args()
-    SCALE[0] = args.scale
+    if args.start and not args.start_name:
+        parser.error("--start needs --start-name: it tags the stored runs so they never mix with the preset's.")
+    SCALE[0], START[:] = args.scale, args.start
     sweep = Sweep(args)
     if not (sweep.data_dir / "manifest.json").is_file():
         from growclip_hf.data.benchmark.builder import build_benchmark

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -108,8 +109,9 @@ def test_throughput_script_runs_and_explains_a_missing_peer(tmp_path):
 class _ScratchRuns:
     """Stands in for the sweep's training runs (minutes each): zero-shot as a given function of the multiple."""
 
-    def __init__(self, accuracy):
+    def __init__(self, accuracy, more=(2.0, 4.0)):
         self.accuracy, self.multiples = accuracy, []
+        self.args = types.SimpleNamespace(scratch_more=list(more))
 
     def fixed(self, name, seed, auto, architecture, multiple):
         self.multiples.append(multiple)
@@ -117,19 +119,20 @@ class _ScratchRuns:
 
 
 @pytest.mark.parametrize(
-    ("accuracy", "expected"),
+    ("accuracy", "more", "expected"),
     [
-        (lambda m: 20 + 4 * m, [2.0, 4.0]),  # short at 1x and 2x, past the target at 4x
-        (lambda m: 25 + 4 * m, [2.0]),  # past it at 2x
-        (lambda m: 10 + 20 * m, [0.5]),  # reaches it at 1x, short at 0.5x
-        (lambda m: 40 - m, [0.5, 0.25]),  # above it everywhere: every smaller multiple, then a bound
+        (lambda m: 20 + 4 * m, (2.0, 4.0), [2.0, 4.0]),  # short at 1x and 2x, past the target at 4x
+        (lambda m: 20 + 4 * m, (2.0,), [2.0]),  # --scratch-more 2: short at 2x is where it stops (a bound)
+        (lambda m: 25 + 4 * m, (2.0, 4.0), [2.0]),  # past it at 2x
+        (lambda m: 10 + 20 * m, (2.0, 4.0), [0.5]),  # reaches it at 1x, short at 0.5x
+        (lambda m: 40 - m, (2.0, 4.0), [0.5, 0.25]),  # above it everywhere: every smaller multiple, then a bound
     ],
 )
-def test_scratch_runs_stop_once_the_target_is_bracketed(scripts, monkeypatch, accuracy, expected):
+def test_scratch_runs_stop_once_the_target_is_bracketed(scripts, monkeypatch, accuracy, more, expected):
     module = scripts["growth_efficiency"]
     monkeypatch.setattr(module, "architecture_of", lambda config: {})
     auto = {"object_zeroshot": 30.0, "compute_flops": 1e12, "config": {}}
-    runs = _ScratchRuns(accuracy)
+    runs = _ScratchRuns(accuracy, more)
     points = module.scratch_points(runs, 0, auto, {"compute_flops": 1e12, "object_zeroshot": accuracy(1.0)}, [])
     assert runs.multiples == expected
     assert len(points) == 1 + len(expected)
