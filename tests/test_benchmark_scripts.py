@@ -211,3 +211,19 @@ def test_the_section_tabulates_every_configuration_per_seed():
     assert "| 31.0 ± 1.0 |  | 3.10 ± 0.10 |  |" in auto_row  # the reference has no difference to itself
     assert "**+6.0 ± 1.0 ***" in section  # auto (30, 31, 32) against fixed-small (25), paired by seed
     assert "| all seeds | | | | | 50 ± 0% |" in section
+
+
+def test_a_smaller_start_is_tagged_in_every_key_and_sets_the_fixed_small_model(scripts, tmp_path, monkeypatch):
+    """--start changes every run's model: its runs must never be read back as the preset's, and fixed-small is it."""
+    module = scripts["growth_efficiency"]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "manifest.json").write_text('{"format_version": 2}')
+    args = types.SimpleNamespace(out=str(tmp_path), store=str(tmp_path / "store.json"), jobs=1, epochs=2.0)
+    args.scale, args.start_name = "default", "w64"
+    sweep = module.Sweep(args)
+    assert sweep.key("auto", 0) == "auto|seed0|epochs2|default|stream-v2"
+    monkeypatch.setattr(module, "START", ["model.vision_config.hidden_size=64", "model.projection_dim=64"])
+    assert sweep.key("auto", 0) == "auto|seed0|epochs2|default|start-w64|stream-v2"
+    small = module.starting_architecture("default", module.START)
+    assert small["vision_config"]["hidden_size"] == 64 and small["projection_dim"] == 64
+    assert small["text_config"]["hidden_size"] == preset("default")["model"]["text_config"]["hidden_size"]
