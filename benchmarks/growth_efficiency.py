@@ -52,13 +52,14 @@ from sweep_runs import PriorityGate, RunStore  # noqa: E402
 # Both towers one layer deeper half-way through the stream: what a person would write without a search.
 HAND_SCHEDULE = [None, None, {"vision_config": {"num_hidden_layers": 3}, "text_config": {"num_hidden_layers": 3}}]
 EVERY = "growth.trigger=every"  # the decision at every chunk boundary, whatever the preset's trigger
+SINGLE = "growth.method=single"  # GrowCLIP's one round of proxy training, whatever the preset's method
 GROWTH_RUNS = {
-    "auto": [EVERY],  # the search at every chunk, function-preserving initialisation
-    "pim-0": [EVERY, "growth.init=pim", "growth.momentum=0"],
-    "pim-0.5": [EVERY, "growth.init=pim", "growth.momentum=0.5"],
-    "pim-0.9": [EVERY, "growth.init=pim", "growth.momentum=0.9"],
-    "pim-1": [EVERY, "growth.init=pim", "growth.momentum=1"],
-    "no-shared": [EVERY, "growth.space.shared_depth_step=0"],
+    "auto": [EVERY, SINGLE],  # the search at every chunk, function-preserving initialisation
+    "pim-0": [EVERY, SINGLE, "growth.init=pim", "growth.momentum=0"],
+    "pim-0.5": [EVERY, SINGLE, "growth.init=pim", "growth.momentum=0.5"],
+    "pim-0.9": [EVERY, SINGLE, "growth.init=pim", "growth.momentum=0.9"],
+    "pim-1": [EVERY, SINGLE, "growth.init=pim", "growth.momentum=1"],
+    "no-shared": [EVERY, SINGLE, "growth.space.shared_depth_step=0"],
     "schedule": ["growth.policy=schedule", f"growth.schedule={json.dumps(HAND_SCHEDULE)}"],
     "random": [EVERY, "growth.policy=random"],
     "halving": [EVERY, "growth.method=halving"],

@@ -27,7 +27,9 @@ from doc_sections import git_commit, machine, mean_spread, write_section  # noqa
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
 CLI = str(Path(sys.executable).with_name("growclip-hf"))
-EVERY = ["--set", "growth.trigger=every"]  # the search at every chunk boundary (the preset decides on plateaus)
+# The previous default: one round of the search at every chunk boundary (the preset now decides by successive halving,
+# and only on plateaus).
+EVERY = ["--set", "growth.trigger=every", "--set", "growth.method=single"]
 VARIANTS = {
     "default": [],  # the preset's recipe: auto growth searched once the loss plateaus, ER with a 5,000-pair reservoir
     "every-chunk": EVERY,  # the previous default: the same with the search at every chunk

@@ -12,7 +12,8 @@ from growclip_hf.stages.presets import preset
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = re.compile(
     r"\*\*Default recipe\*\*[^:]*: (?P<policy>\w+) growth with (?P<init>\w+) initialisation"
-    r"(?P<plateau>, searched only once the training loss plateaus)?, (?P<strategy>\w+) with a "
+    r"(?P<plateau>, searched (?P<halving>by successive halving )?only once the training loss plateaus)?, "
+    r"(?P<strategy>\w+) with a "
     r"(?P<reservoir>[\d,]+)-pair reservoir, (?P<passes>[\d.]+) passes of (?P<batch>\d+)-pair batches per chunk, "
     r"learning rate (?P<lr>\d+(?:\.\d+)?(?:e-?\d+)?)"
 )
@@ -31,6 +32,7 @@ def test_the_documented_default_recipe_is_the_preset(doc):
     policy = build_policy(settings["growth"])
     assert named["policy"] == policy.name
     assert policy.trigger.name == ("plateau" if named["plateau"] else "every")
+    assert policy.search.method == ("halving" if named["halving"] else "single")
     assert named["init"] == policy.search.init == SearchSettings().init
     assert named["strategy"].lower() == settings["continual"]["strategy"]
     assert int(named["reservoir"].replace(",", "")) == settings["data"]["reservoir_size"]
