@@ -7,8 +7,8 @@ from __future__ import annotations
 import statistics
 
 ABLATION_LABELS = {
-    "auto": "auto search, preserve (default)",
-    "halving": "auto search by successive halving",
+    "auto": "auto search (one round, preserve), every chunk",
+    "halving": "auto search by successive halving, every chunk",
     "plateau": "auto search, only once the loss plateaus",
     "pim-0": "auto search, PIM m=0 (fresh weights)",
     "pim-0.5": "auto search, PIM m=0.5",
