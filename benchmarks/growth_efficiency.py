@@ -63,7 +63,7 @@ GROWTH_RUNS = {
     "schedule": ["growth.policy=schedule", f"growth.schedule={json.dumps(HAND_SCHEDULE)}"],
     "random": [EVERY, "growth.policy=random"],
     "halving": [EVERY, "growth.method=halving"],
-    "plateau": ["growth.trigger=plateau"],
+    "plateau": ["growth.trigger=plateau", SINGLE],
 }
 # Tried in turn after 1x (= fixed-large) until the auto run's accuracy is bracketed: more compute if 1x falls short
 # (--scratch-more; a run short at 2x already shows a saving above 50 %), less if 1x reaches it.
