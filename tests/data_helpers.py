@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import struct
+import tarfile
 import tempfile
 import zlib
 from pathlib import Path
@@ -16,6 +18,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from growclip_hf import GrowCLIPConfig, build_processor, train_tokenizer
+from growclip_hf.data import SourceSpec
 from growclip_hf.data.benchmark import assets, build_benchmark
 
 COLOURS = ("red", "green", "blue", "orange", "purple", "teal")
@@ -73,6 +76,38 @@ def write_parquet(rows: list[dict], folder: Path, num_shards: int = 4, features=
         pq.write_table(table, path, row_group_size=8)
         paths.append(str(path))
     return paths
+
+
+def write_webdataset(folder: Path, count: int, num_shards: int = 2):
+    """``count`` pairs in ``num_shards`` tar shards (``sampleNNNNN.png`` + ``.txt``); the spec that reads them."""
+    folder.mkdir(parents=True)
+    for shard in range(num_shards):
+        with tarfile.open(folder / f"shard-{shard:04d}.tar", "w") as tar:
+            for index in range(shard, count, num_shards):
+                for suffix, data in (("png", encode(fashion_image(index))), ("txt", caption_for(index).encode())):
+                    info = tarfile.TarInfo(f"sample{index:05d}.{suffix}")
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+    return SourceSpec(str(folder / "*.tar"), image_column="png", text_column="txt")
+
+
+def write_imagefolder(folder: Path, count: int):
+    """``count`` PNG files in ``folder/train`` with a ``metadata.jsonl`` of captions; the spec that reads them."""
+    (folder / "train").mkdir(parents=True)
+    with open(folder / "train" / "metadata.jsonl", "w") as metadata:
+        for index in range(count):
+            fashion_image(index).save(folder / "train" / f"{index:05d}.png")
+            metadata.write(json.dumps({"file_name": f"{index:05d}.png", "text": caption_for(index)}) + "\n")
+    return SourceSpec(str(folder), image_column="image", text_column="text")
+
+
+def write_parquet_pairs(folder: Path, count: int):
+    """``count`` pairs in two parquet shards; the spec that reads them."""
+    write_parquet(pair_rows(count), folder, num_shards=2)
+    return SourceSpec(str(folder / "*.parquet"))
+
+
+FORMAT_WRITERS = {"parquet": write_parquet_pairs, "webdataset": write_webdataset, "imagefolder": write_imagefolder}
 
 
 @functools.lru_cache(maxsize=4)

@@ -15,6 +15,7 @@ from pathlib import Path
 import datasets
 from datasets import Image as ImageFeature
 from datasets import load_dataset
+from datasets.utils.file_utils import xopen
 
 from .selection import RowSelection, apply_selection
 
@@ -80,7 +81,18 @@ def detect_kind(source: str | list[str]) -> tuple[str, list[str] | str]:
 
 
 def load_source(spec: SourceSpec) -> datasets.IterableDataset:
-    """The raw stream of a source, all columns, images as `datasets` gives them (no checks, no row selection)."""
+    """The raw stream of a source, all columns, images undecoded (no checks, no row selection)."""
+    return _undecoded(_load(spec))
+
+
+def _undecoded(stream: datasets.IterableDataset) -> datasets.IterableDataset:
+    """The stream without `datasets`' own decoding. Streams from the Hub come with a threaded, asyncio-driven decoding
+    step that a cast does not remove: it hands out PIL images (resume state that cannot be serialised) in a racy
+    order, and leaves pending tasks behind when a pass stops early. ``decode(False)`` replaces that step."""
+    return stream.decode(False) if stream.features is not None else stream
+
+
+def _load(spec: SourceSpec) -> datasets.IterableDataset:
     if spec.uses_load_dataset_options:
         # A Hub id or a local folder, with load_dataset's own selection of folders, files, revision and config.
         files = list(spec.data_files) if isinstance(spec.data_files, tuple) else spec.data_files
@@ -106,6 +118,31 @@ def open_stream(spec: SourceSpec) -> datasets.IterableDataset:
     return prepare_stream(load_source(spec), spec.image_column, spec.text_column, spec.rows)
 
 
+class _ImageBytes:
+    """Read an image stored as a file reference into its bytes, so that a row is its content wherever it is read
+    from: held-out hashes, resume state and training then agree between a Hub repository and its local copy."""
+
+    def __init__(self, image_column: str):
+        self.image_column = image_column
+
+    def __call__(self, row: dict) -> dict:
+        row[self.image_column] = image_with_bytes(row[self.image_column])
+        return row
+
+
+def image_with_bytes(value):
+    """An undecoded image cell (``{"bytes", "path"}``) with its bytes read from its local or remote (``hf://``) path
+    when it holds only the path; any other value as it is. A file that cannot be read stays a reference: decoding
+    then fails and the sample is counted as skipped."""
+    if isinstance(value, dict) and not value.get("bytes") and value.get("path"):
+        try:
+            with xopen(value["path"], "rb") as file:
+                return {"bytes": file.read(), "path": value["path"]}
+        except OSError:
+            return value
+    return value
+
+
 def prepare_stream(
     stream: datasets.IterableDataset, image_column: str, text_column: str, rows: RowSelection | None = None
 ) -> datasets.IterableDataset:
@@ -121,9 +158,9 @@ def prepare_stream(
             f"Column(s) {missing} not found in the source; available columns: {sorted(columns)}. "
             "Pass --image-column / --text-column (or image_column= / text_column=)."
         )
-    features = stream.features
-    if features is not None and isinstance(features.get(image_column), ImageFeature):
-        stream = stream.cast_column(image_column, ImageFeature(decode=False))
+    stream = _undecoded(stream)
+    if isinstance((stream.features or {}).get(image_column), ImageFeature) or stream.features is None:
+        stream = stream.map(_ImageBytes(image_column))
     if rows is not None:
         stream = apply_selection(stream, rows, image_column, text_column)
     return stream.select_columns([image_column, text_column])

@@ -11,11 +11,12 @@ from .evaluator import DEFAULT_PROBE_SIZE
 
 
 def default_manifest(source: Path) -> Path | None:
-    """A manifest next to the run: ``SOURCE/data/manifest.json`` or ``SOURCE/manifest.json``, if there is one."""
-    for candidate in (source / "data" / "manifest.json", source / "manifest.json"):
+    """A manifest next to the run, if there is one: ``SOURCE/data/manifest.json`` (a ``run`` on the embedded benchmark),
+    ``SOURCE/data/eval/manifest.json`` (the held-out pairs of a ``train`` run) or ``SOURCE/manifest.json``."""
+    for candidate in (source / "data" / "manifest.json", source / "data" / "eval" / "manifest.json"):
         if candidate.is_file():
             return candidate
-    return None
+    return source / "manifest.json" if (source / "manifest.json").is_file() else None
 
 
 def run_eval(args: argparse.Namespace) -> int:

@@ -145,6 +145,11 @@ def decision_line(record: dict, bound: float | None = None) -> str:
         head += scores
     else:
         scores = ", ".join(f"{s['name']} {s['heldout_loss']:.4f}" for s in search["candidates"])
-        head += f"; {search['proxy_steps']} proxy steps: {scores}"
+        head += f" ({search.get('reason') or 'lowest held-out loss'}); {search['proxy_steps']} proxy steps: {scores}"
+    left_out = record.get("over_budget", [])
+    over = [c["name"] for c in left_out if "invalid" not in c]
+    invalid = [c["name"] for c in left_out if "invalid" in c]
+    head += f"; over the parameter budget: {', '.join(over)}" if over else ""
+    head += f"; not buildable: {', '.join(invalid)}" if invalid else ""
     limit = f" of at most {100 * bound:.0f}%" if bound is not None else ""
     return f"{head}; search {100 * search.get('search_fraction', 0.0):.1f}% of the stage's compute{limit}"

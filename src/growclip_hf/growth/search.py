@@ -49,10 +49,12 @@ class SearchResult:
     proxy_steps: int
     search_flops: float
     scores: list[dict] = field(default_factory=list)
+    reason: str = ""
 
     def to_dict(self) -> dict:
         return {
             "choice": self.choice.name,
+            "reason": self.reason,
             "target": self.choice.target,
             "proxy_steps": self.proxy_steps,
             "search_flops": self.search_flops,
@@ -123,7 +125,18 @@ def run_search(
     winner = min(ties, key=lambda s: s["parameters"])
     choice = next(c for c, _ in kept if c.name == winner["name"])
     search_flops = steps * pairs_per_step * sum(flops for _, flops in kept)
-    return SearchResult(choice=choice, proxy_steps=steps, search_flops=search_flops, scores=scores)
+    over_bound = len(kept) < len(priced)
+    reason = _reason(scores, best, winner, settings.tie_tolerance, over_bound)
+    return SearchResult(choice, steps, search_flops, scores, reason)
+
+
+def _reason(scores: list[dict], best: dict, winner: dict, tolerance: float, over_bound: bool) -> str:
+    """Why the winner won, for the console line and the growth log."""
+    if all(not s["target"] for s in scores):
+        return "no growth candidate fits the compute bound" if over_bound else "no growth candidate to score"
+    if winner is best:
+        return "lowest held-out loss"
+    return f"within {100 * tolerance:g}% of the best ({best['name']}) with fewer parameters"
 
 
 def price_candidates(model, candidates: list[Candidate], text_tokens: int = 32) -> list[tuple[Candidate, float]]:

@@ -7,10 +7,14 @@ from pathlib import Path
 
 from ..data.sources import MissingColumnError
 from ..training.config import read_settings_file
-from .launch import SECTIONS, apply_overrides, build_run, make_accelerator
+from .launch import apply_overrides, build_run, make_accelerator
 from .presets import PRESETS, preset
 from .pretrained import PretrainedError
+from .settings_check import SettingsError, check_settings
 from .stream_plan import StreamConfigError
+
+# Raised before training starts: the user gets the message in one line, without a traceback.
+SETUP_ERRORS = (StreamConfigError, PretrainedError, MissingColumnError, SettingsError)
 
 
 def _read_settings(path: str) -> dict:
@@ -18,9 +22,17 @@ def _read_settings(path: str) -> dict:
         settings = read_settings_file(path)
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"growclip-hf train: {error}") from None
-    unknown = sorted(set(settings) - set(SECTIONS))
-    if unknown:
-        raise SystemExit(f"growclip-hf train: unknown sections {unknown} in {path}; use {list(SECTIONS)}.")
+    if not isinstance(settings, dict):
+        raise SystemExit(f"growclip-hf train: {path} must hold a mapping of sections, e.g. `training: {{...}}`.")
+    return settings
+
+
+def _overridden(command: str, settings: dict, overrides: list[str]) -> dict:
+    try:
+        settings = apply_overrides(settings, overrides)
+        check_settings(settings)
+    except ValueError as error:
+        raise SystemExit(f"growclip-hf {command}: {error}") from None
     return settings
 
 
@@ -31,8 +43,15 @@ def _train_and_report(settings: dict, output_dir: Path, resume: bool, accelerato
 
         publish = stage_publisher(args.push_to, args.hub_endpoint, output_dir)
     try:
-        run = build_run(settings, output_dir, resume=resume, accelerator=accelerator, publish=publish)
-    except (StreamConfigError, PretrainedError, MissingColumnError) as error:  # before training: one line, no trace
+        run = build_run(
+            settings,
+            output_dir,
+            resume=resume,
+            accelerator=accelerator,
+            publish=publish,
+            allow_changes=tuple(args.allow_change or ()),
+        )
+    except SETUP_ERRORS as error:
         raise SystemExit(f"growclip-hf {args.command}: {error}") from None
     run.run()
     accelerator.wait_for_everyone()
@@ -54,7 +73,7 @@ def _train_and_report(settings: dict, output_dir: Path, resume: bool, accelerato
 
 
 def run_main_job(args: argparse.Namespace) -> int:
-    settings = apply_overrides(preset(args.scale), args.set or [])
+    settings = preset(args.scale)
     output_dir = Path(args.output_dir)
     data_dir = Path(args.data_dir) if args.data_dir else output_dir / "data"
     settings["training"]["seed"] = args.seed
@@ -64,6 +83,7 @@ def run_main_job(args: argparse.Namespace) -> int:
         settings["data"]["max_stages"] = args.stages
     if args.strategy:
         settings.setdefault("continual", {})["strategy"] = args.strategy
+    settings = _overridden("run", settings, args.set or [])
     accelerator = make_accelerator(settings, output_dir)
     manifest = data_dir / "manifest.json"
     if accelerator.is_main_process and not manifest.is_file():
@@ -78,7 +98,11 @@ def run_main_job(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    settings = apply_overrides(_read_settings(args.config), args.set or [])
+    settings = _read_settings(args.config)
+    for column in ("image_column", "text_column"):
+        if getattr(args, column):
+            settings.setdefault("data", {})[column] = getattr(args, column)
+    settings = _overridden("train", settings, args.set or [])
     data = settings.get("data", {})
     if not any(key in data for key in ("manifest", "chunks", "stream")):
         raise SystemExit(
@@ -99,7 +123,7 @@ def run_oracle(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir)
     stage = last_stage(run_dir) if args.stage is None else args.stage
-    settings = apply_overrides(oracle_settings(run_dir, stage, args.seed), args.set or [])
+    settings = _overridden("oracle", oracle_settings(run_dir, stage, args.seed), args.set or [])
     if settings["model"].get("pretrained"):
         raise SystemExit(
             "growclip-hf oracle: the run started from a pretrained checkpoint; its Oracle would need "
@@ -149,7 +173,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="Publish each stage as a revision of this repository when it ends (token from HF_TOKEN or the login).",
     )
     parser.add_argument("--hub-endpoint", default=None, help="Hub URL for --push-to (default: huggingface.co).")
-    parser.add_argument("--resume", action="store_true", help="Continue from the newest checkpoint in --output-dir.")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="Continue from the newest checkpoint in --output-dir; the settings must equal the run's record.",
+    )
+    parser.add_argument(
+        "--allow-change",
+        action="append",
+        metavar="SECTION.KEY",
+        help="With --resume: accept this setting differing from the run's record, if it is one that may change "
+        "within a run (data.max_stages, training.log_every, training.checkpoint_every, "
+        "training.keep_last_checkpoints, training.tracker, evaluation). Repeatable.",
+    )
     parser.add_argument(
         "--no-report",
         dest="report",
@@ -205,6 +241,8 @@ def add_training_commands(subparsers) -> None:
     )
     train.add_argument("config", help="Config file: .yaml, .yml, .toml or .json.")
     train.add_argument("--output-dir", default=None, help="Overrides training.output_dir.")
+    train.add_argument("--image-column", default=None, help="Overrides data.image_column (the sources' image column).")
+    train.add_argument("--text-column", default=None, help="Overrides data.text_column (the sources' caption column).")
     _common(train)
     train.set_defaults(handler=run_train)
 

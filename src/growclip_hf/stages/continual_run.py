@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import math
 import time
 from collections.abc import Callable
@@ -27,12 +26,16 @@ from ..faults import kill_point
 from ..growth.flops import training_flops_per_pair
 from ..growth.policies import GrowthPolicy, StageContext, decision_line
 from ..training.batching import batch_to
-from ..training.checkpointing import latest_checkpoint, load_checkpoint_state, save_checkpoint
+from ..training.checkpointing import (
+    CHECKPOINT_PREFIX,
+    latest_checkpoint,
+    load_checkpoint_state,
+    save_checkpoint,
+)
 from ..training.config import TrainingConfig
 from ..training.proxy import ProxyTrainer
 from ..training.trainer import StreamTrainer
 
-logger = logging.getLogger(__name__)
 SEARCH_PROXY_BATCHES, SEARCH_HELDOUT_PAIRS = 4, 256
 
 
@@ -159,7 +162,9 @@ class ContinualRun:
             self.strategy.load(folder / "strategy", model_class, self.accelerator.device)
         self.stage_results = state.get("stage_results", [])
         self._pending_loader_state = (rank_state or {}).get("loader")
-        logger.info("Resumed from %s (stage %d, step %d)", folder, self.state.stage, self.state.step_in_stage)
+        if self.is_main:
+            number = int(folder.name.removeprefix(CHECKPOINT_PREFIX))
+            print(f"resumed from checkpoint {number} (stage {self.state.stage}, step {self.state.step_in_stage})")
         return True
 
     # -- the loop ------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import datasets
 
 from ..data import SourceSpec
 from ..data.benchmark.writing import png_bytes, write_shards
-from ..data.sources import load_source
+from ..data.sources import image_with_bytes, load_source
 from .stream_plan import ChunkSource, StreamConfigError
 
 PAIR_FEATURES = datasets.Features({"image": datasets.Image(), "caption": datasets.Value("string")})
@@ -30,10 +30,9 @@ DEFAULT_TEMPLATES = ["a photo of a {c}."]
 
 def _image_cell(value) -> dict:
     """A parquet Image cell with the bytes inline (a local path would not travel with the manifest)."""
+    value = image_with_bytes(value)
     if isinstance(value, dict) and value.get("bytes"):
         return {"bytes": value["bytes"], "path": None}
-    if isinstance(value, dict) and value.get("path"):
-        return {"bytes": Path(value["path"]).read_bytes(), "path": None}
     if isinstance(value, (bytes, bytearray)):
         return {"bytes": bytes(value), "path": None}
     if hasattr(value, "save"):  # a decoded PIL image
@@ -88,8 +87,6 @@ def _task_rows(task: dict, index: int) -> tuple[list[dict], list[str]]:
         classnames = list(feature.names)
     if not classnames:
         raise StreamConfigError(f"{where}: give classnames (the label column is not a ClassLabel).")
-    if isinstance(stream.features, datasets.Features) and isinstance(stream.features.get(image_column), datasets.Image):
-        stream = stream.cast_column(image_column, datasets.Image(decode=False))
     rows = []
     for row in stream.take(int(task.get("max_images", 1000))):
         label = row[label_column]

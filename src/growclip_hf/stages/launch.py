@@ -23,10 +23,11 @@ from .eval_manifest import write_eval_manifest
 from .manifest_plan import ManifestPlan, train_captions
 from .oracle import UnionPlan
 from .pretrained import context_length, load_pretrained
+from .settings_check import GROWTH_KEYS, SECTIONS, check_resume
 from .stream_plan import StreamPlan, check_chunk, chunk_sizes, sample_captions, stream_chunks
 
 logger = logging.getLogger(__name__)
-SECTIONS = ("model", "tokenizer", "training", "growth", "data", "continual", "evaluation")
+RUN_SETTINGS = "run_settings.json"  # the run's record: what --resume compares against
 
 
 def apply_overrides(settings: dict, overrides: list[str]) -> dict:
@@ -51,25 +52,9 @@ def apply_overrides(settings: dict, overrides: list[str]) -> dict:
 
 def build_policy(growth: dict) -> GrowthPolicy:
     growth = dict(growth)
-    known = {
-        "policy",
-        "schedule",
-        "init",
-        "momentum",
-        "budget_exponent",
-        "max_search_fraction",
-        "min_proxy_steps",
-        "max_proxy_steps",
-        "space",
-        "method",
-        "keep_margin",
-        "trigger",
-        "plateau_tail",
-        "plateau_min_drop",
-    }
-    unknown = sorted(set(growth) - known)
+    unknown = sorted(set(growth) - GROWTH_KEYS)
     if unknown:
-        raise ValueError(f"Unknown growth settings {unknown}; known: {sorted(known)}.")
+        raise ValueError(f"Unknown growth settings {unknown}; known: {sorted(GROWTH_KEYS)}.")
     search = SearchSettings(
         max_search_fraction=growth.get("max_search_fraction", 0.15),
         min_proxy_steps=growth.get("min_proxy_steps", 2),
@@ -108,14 +93,22 @@ def make_accelerator(settings: dict, output_dir: str | Path | None = None):
 
 
 def build_run(
-    settings: dict, output_dir: str | Path, resume: bool = False, evaluate=None, accelerator=None, publish=None
+    settings: dict,
+    output_dir: str | Path,
+    resume: bool = False,
+    evaluate=None,
+    accelerator=None,
+    publish=None,
+    allow_changes: tuple[str, ...] = (),
 ) -> ContinualRun:
     """Tokenizer, model, processor, stage plan, growth policy and trainer, ready to ``run()``.
 
     The data is a benchmark manifest (``data.manifest``) or a stream of ``datasets`` sources (``data.chunks`` or
-    ``data.stream``, see ``stream_plan``); ``run.eval_manifest`` is what the run report evaluates on.
+    ``data.stream``, see ``stream_plan``); ``run.eval_manifest`` is what the run report evaluates on. A resumed run's
+    settings must equal its record (``OUT/run_settings.json``) but for the resumable ones named in ``allow_changes``.
     """
     output_dir = Path(output_dir)
+    settings = {**settings, "training": {**settings.get("training", {}), "output_dir": str(output_dir)}}
     accelerator = accelerator or make_accelerator(settings, output_dir)
     data = dict(settings.get("data", {}))
     manifest = data.pop("manifest", None)
@@ -127,7 +120,10 @@ def build_run(
             f"{output_dir} already holds checkpoints of a run; pass --resume to continue it or choose another "
             "--output-dir (nothing was overwritten)."
         )
-    training = TrainingConfig.from_dict({**settings.get("training", {}), "output_dir": str(output_dir)})
+    record = output_dir / RUN_SETTINGS
+    if resume and has_checkpoint and record.is_file():
+        check_resume(json.loads(record.read_text()), settings, allow_changes)  # before anything is written
+    training = TrainingConfig.from_dict(settings["training"])
     torch.manual_seed(training.seed)
     if chunks is not None:
         for chunk in chunks:
@@ -171,7 +167,7 @@ def build_run(
         run.resume(GrowCLIPModel)
     output_dir.mkdir(parents=True, exist_ok=True)
     if run.is_main:
-        (output_dir / "run_settings.json").write_text(json.dumps(settings, indent=2, default=str))
+        record.write_text(json.dumps(settings, indent=2, default=str))
     return run
 
 

@@ -1,0 +1,180 @@
+"""Every format streamed from a dataset repository of the local Hub behaves as the same files read from disk.
+
+One repository holds the same pairs as parquet shards, webdataset shards and an image folder (``metadata.jsonl``).
+For each: a loader checkpointed mid-pass (its state through the checkpoint codec) resumes to exactly the
+uninterrupted order, which is also the local copy's order; held-out pairs are one set whatever the source and the
+process; an image-folder run killed mid-stage and resumed ends with the uninterrupted run's weights.
+"""
+
+import hashlib
+import random
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from huggingface_hub import HfApi
+from safetensors.torch import load_file
+
+from growclip_hf.data import SourceSpec, create_loader
+from growclip_hf.data.selection import RowSelection
+from growclip_hf.data.sharding import shard_for_process
+from growclip_hf.data.sources import open_stream
+from growclip_hf.demo.inference import load_gallery
+from growclip_hf.demo.sources import local_source
+from growclip_hf.hub import start_server
+from growclip_hf.hub.loopback import local_hub_env, loopback_hub, use_local_hub
+from growclip_hf.training import state_codec
+
+from .data_helpers import FORMAT_WRITERS, tiny_processor
+from .run_helpers import cli_env
+from .stream_helpers import tiny_stream_settings
+
+COUNT = 24
+REPO = "org/formats"
+FOLDER_SPEC = SourceSpec("", image_column="image", text_column="text")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """The three formats on disk (``local``) and uploaded to one dataset repository, a folder each."""
+    base = tmp_path_factory.mktemp("hub-formats")
+    local = {kind: write(base / "upload" / kind, COUNT) for kind, write in FORMAT_WRITERS.items()}
+    folders = base / "run-folders"  # two image-folder chunks for the end-to-end run
+    for index in range(2):
+        FORMAT_WRITERS["imagefolder"](folders / f"chunk-{index}", 32)
+    url, stop = start_server(base / "root", host="127.0.0.1", port=0)
+    with loopback_hub(url):
+        api = HfApi(endpoint=url)
+        api.create_repo(REPO, repo_type="dataset")
+        api.upload_folder(repo_id=REPO, repo_type="dataset", folder_path=str(base / "upload"))
+        api.create_repo("org/folders", repo_type="dataset")
+        api.upload_folder(repo_id="org/folders", repo_type="dataset", folder_path=str(folders))
+    yield SimpleNamespace(url=url, local=local, folders=folders)
+    stop()
+
+
+def _hub_spec(local: SourceSpec, kind: str) -> SourceSpec:
+    return SourceSpec(REPO, image_column=local.image_column, text_column=local.text_column, data_dir=kind)
+
+
+def _loader(spec: SourceSpec):
+    return create_loader(spec, tiny_processor(), batch_size=5, num_workers=0, shuffle_buffer=8, seed=3)
+
+
+def _samples(batches) -> list[tuple]:
+    return [
+        (tuple(ids[mask.bool()].tolist()), round(float(pixels.double().sum()), 3))
+        for batch in batches
+        for ids, mask, pixels in zip(batch["input_ids"], batch["attention_mask"], batch["pixel_values"], strict=True)
+    ]
+
+
+@pytest.mark.parametrize("kind", sorted(FORMAT_WRITERS))
+def test_a_hub_stream_resumes_from_a_serialised_state_and_matches_its_local_copy(hub, kind):
+    local = hub.local[kind]
+    reference = _samples(_loader(local))
+    assert len(set(reference)) == COUNT
+    with use_local_hub(hub.url):
+        spec = _hub_spec(local, kind)
+        assert _samples(_loader(spec)) == reference  # the same pairs in the same order as from disk
+        first = _loader(spec)
+        iterator = iter(first)
+        seen = _samples([next(iterator), next(iterator)])
+        checkpoint = state_codec.dumps(first.state_dict())  # raised TypeError for decoded images before
+        del iterator, first
+        resumed = _loader(spec)
+        resumed.load_state_dict(state_codec.loads(checkpoint))
+        assert seen + _samples(resumed) == reference
+
+
+def _pair_keys(spec: SourceSpec) -> list[str]:
+    """Each pair as a digest of its image bytes and caption (what the held-out hash reads)."""
+    keys = []
+    for row in open_stream(spec):
+        image = row[spec.image_column]
+        keys.append(hashlib.sha1(image["bytes"] + row[spec.text_column].encode()).hexdigest())
+    return keys
+
+
+@pytest.mark.parametrize("kind", sorted(FORMAT_WRITERS))
+def test_held_out_pairs_are_one_set_whatever_the_source_and_the_process(hub, kind):
+    local = hub.local[kind]
+    carve = RowSelection(heldout_fraction=0.3, seed=5)
+    every = set(_pair_keys(local))
+    with use_local_hub(hub.url):
+        sources = {"local": local, "hub": _hub_spec(local, kind)}
+        held = {
+            name: set(_pair_keys(replace(spec, rows=replace(carve, heldout="only")))) for name, spec in sources.items()
+        }
+        train = {
+            name: set(_pair_keys(replace(spec, rows=replace(carve, heldout="exclude"))))
+            for name, spec in sources.items()
+        }
+        by_rank = set()
+        for rank in (0, 1):
+            stream = shard_for_process(
+                open_stream(replace(sources["hub"], rows=replace(carve, heldout="only"))), rank, 2
+            )
+            by_rank |= {
+                hashlib.sha1(r[local.image_column]["bytes"] + r[local.text_column].encode()).hexdigest() for r in stream
+            }
+    assert held["local"] == held["hub"] == by_rank
+    assert train["local"] == train["hub"]
+    assert 0 < len(held["hub"]) < COUNT and held["hub"].isdisjoint(train["hub"])
+    assert held["hub"] | train["hub"] == every
+
+
+def _train(config: Path, tmp_path: Path, url: str, resume: bool = False, kill: str | None = None):
+    env = cli_env(tmp_path) | local_hub_env(url) | ({"GROWCLIP_KILL_AT": kill} if kill else {})
+    command = [sys.executable, "-m", "growclip_hf.cli", "train", str(config), "--no-report"]
+    return subprocess.run(command + (["--resume"] if resume else []), env=env, capture_output=True, text=True)
+
+
+def _folder_run(tmp_path: Path, name: str, sources: list[dict]) -> Path:
+    settings = tiny_stream_settings(tmp_path / name)
+    settings["training"] |= {"batch_size": 8, "steps_per_stage": 6, "checkpoint_every": 2}
+    settings["data"] = {"chunks": sources, "text_column": "text", "heldout_fraction": 0.2, "shuffle_buffer": 16}
+    config = tmp_path / f"{name}.yaml"
+    config.write_text(yaml.safe_dump(settings))
+    return config
+
+
+def _held_out_pairs(run: Path) -> list[set]:
+    """Each chunk's held-out pairs as the run wrote them for its evaluation."""
+    chunks = []
+    for folder in sorted((run / "data" / "eval" / "chunks").iterdir()):
+        table = pq.read_table(next(folder.glob("test-*.parquet"))).to_pylist()
+        chunks.append({hashlib.sha1(row["image"]["bytes"] + row["caption"].encode()).hexdigest() for row in table})
+    return chunks
+
+
+@pytest.mark.timeout(600)
+def test_an_image_folder_run_from_the_hub_killed_mid_stage_resumes_to_the_uninterrupted_weights(hub, tmp_path):
+    hub_chunks = [{"name": f"c{i}", "source": "org/folders", "data_dir": f"chunk-{i}"} for i in range(2)]
+    reference = _train(_folder_run(tmp_path, "reference", hub_chunks), tmp_path, hub.url)
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    assert "Task was destroyed" not in reference.stderr  # datasets' asyncio decoding is not left half-run
+    killed_config = _folder_run(tmp_path, "killed", hub_chunks)
+    visit = random.Random(26).randint(2, 9)  # a moment inside a stage, between its checkpoints
+    killed = _train(killed_config, tmp_path, hub.url, kill=f"stream:{visit}")
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    resumed = _train(killed_config, tmp_path, hub.url, resume=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed from checkpoint" in resumed.stdout
+    for stage in (0, 1):
+        expected = load_file(tmp_path / "reference" / f"stage-{stage}" / "model.safetensors")
+        result = load_file(tmp_path / "killed" / f"stage-{stage}" / "model.safetensors")
+        assert max((expected[k] - result[k]).abs().max().item() for k in expected) <= 1e-6, stage
+    held = _held_out_pairs(tmp_path / "reference")
+    carve = RowSelection(heldout="only", heldout_fraction=0.2, seed=0)  # the run's carving, on the local folders
+    local = [set(_pair_keys(replace(FOLDER_SPEC, source=str(hub.folders / f"chunk-{i}"), rows=carve))) for i in (0, 1)]
+    assert held == _held_out_pairs(tmp_path / "killed") == local
+    assert all(len(chunk) > 0 for chunk in held)
+    demo = local_source(tmp_path / "reference")  # the demo's retrieval gallery is the run's held-out pairs
+    assert demo.manifest == tmp_path / "reference" / "data" / "eval" / "manifest.json"
+    assert len(load_gallery(demo.manifest).captions) == sum(len(chunk) for chunk in held)
