@@ -53,7 +53,7 @@ def test_train_command_rejects_unknown_sections_and_bad_overrides(tmp_path):
     config = tmp_path / "run.toml"
     config.write_text('[trainig]\nbatch_size = 4\n[data]\nmanifest = "m.json"\n')
     unknown = growclip(["train", str(config)], tmp_path)
-    assert unknown.returncode != 0 and "unknown sections ['trainig']" in unknown.stderr
+    assert unknown.returncode != 0 and "unknown section trainig; did you mean training?" in unknown.stderr
     config.write_text('[data]\nmanifest = "m.json"\n')
     override = growclip(["train", str(config), "--set", "batch_size=4"], tmp_path)
     assert override.returncode != 0 and "section.key=value" in override.stderr

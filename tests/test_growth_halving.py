@@ -11,6 +11,7 @@ from growclip_hf import GrowCLIPModel
 from growclip_hf.growth import GrowthPolicy, GrowthSpace, SearchSettings, StageContext
 from growclip_hf.growth.halving import KEEP, paired_difference, plan_rounds, run_halving
 from growclip_hf.growth.policies import decision_line
+from growclip_hf.growth.search import run_search
 from growclip_hf.growth.space import Candidate
 from growclip_hf.training.proxy import ProxyTrainer
 
@@ -139,3 +140,21 @@ def test_a_run_with_halving_prints_one_line_per_decision_and_logs_the_rounds(tmp
     assert search["method"] == "halving" and search["search_fraction"] <= search["search_bound"] == 0.15
     lines = [line for line in result.stdout.splitlines() if line.startswith("growth before stage 1 (auto)")]
     assert len(lines) == 1 and decision["choice"] in lines[0] and "of at most 15%" in lines[0]
+
+
+@pytest.mark.parametrize("stage_flops", [2e11, 1.0])
+def test_every_console_line_of_the_auto_policy_says_why_it_chose(stage_flops):
+    model, optimizer, batches, heldout = _setup()
+    trainer = ProxyTrainer(model, optimizer, batches, learning_rate=1e-3)
+    candidates = GrowthSpace().candidates(model.config)
+    for method in ("single", "halving"):
+        settings = SearchSettings(method=method, max_search_fraction=0.15, min_proxy_steps=1)
+        if method == "single":
+            record = run_search(model, candidates, trainer, 16, heldout, stage_flops, settings, seed=0).to_dict()
+        else:
+            record = run_halving(model, candidates, trainer, 16, heldout, stage_flops, settings, seed=0)
+        line = decision_line({"stage": 1, "policy": "auto", "choice": record["choice"], "search": record}, 0.15)
+        assert record["reason"] and f"{record['choice']} ({record['reason']})" in line, line
+        if stage_flops == 1.0:  # not even one proxy step of a grown candidate fits the 15 % bound
+            assert record["choice"] == KEEP and record["reason"] == "no growth candidate fits the compute bound"
+            assert "0 steps: ;" not in line

@@ -7,6 +7,7 @@
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -229,3 +230,16 @@ def test_push_command_never_prints_the_token(hub, tmp_path, capsys):
     assert not any(secret.encode() in p.read_bytes() for p in server.store.root.rglob("*") if p.is_file())
     assert main(["push", str(tmp_path / "missing"), "--repo-id", "growclip/cli", "--endpoint", url]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_push_command_reaches_a_local_hub_offline_and_refuses_the_internet_in_one_line(hub, tmp_path):
+    run_dir, _, url, _ = hub
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    command = [sys.executable, "-m", "growclip_hf.cli", "push", str(run_dir), "--repo-id", "growclip/offline"]
+    local = subprocess.run([*command, "--endpoint", url], env=env, capture_output=True, text=True, timeout=300)
+    assert local.returncode == 0 and "stage 1: branch stage-1" in local.stdout, local.stderr[-2000:]
+    remote = subprocess.run(
+        [*command, "--endpoint", "https://hub.example.invalid"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert remote.returncode == 2 and "Traceback" not in remote.stderr and "retry" not in remote.stderr
+    assert remote.stderr.strip() == "error: HF_HUB_OFFLINE is set; unset it to push to https://hub.example.invalid."

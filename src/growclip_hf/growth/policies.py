@@ -141,8 +141,9 @@ def decision_line(record: dict, bound: float | None = None) -> str:
             + (f" ({s['vs_keep']:+.4f} ± {s['vs_keep_error']:.4f})" if "vs_keep" in s else "")
             for s in last["scores"]
         )
-        head += f" ({search['reason']}); round {last['round'] + 1}/{len(search['rounds'])}, {last['steps']} steps: "
-        head += scores
+        head += f" ({search['reason']})"
+        if search["rounds"]:
+            head += f"; round {last['round'] + 1}/{len(search['rounds'])}, {last['steps']} steps: {scores}"
     else:
         scores = ", ".join(f"{s['name']} {s['heldout_loss']:.4f}" for s in search["candidates"])
         head += f" ({search.get('reason') or 'lowest held-out loss'}); {search['proxy_steps']} proxy steps: {scores}"

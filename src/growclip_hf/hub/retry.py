@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
 T = TypeVar("T")
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -15,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 
 def is_transient(error: BaseException) -> bool:
+    if isinstance(error, OfflineModeIsEnabled):  # a ConnectionError, but waiting will not bring the network back
+        return False
     if isinstance(error, HfHubHTTPError):
         response = getattr(error, "response", None)
         return response is not None and response.status_code in TRANSIENT_STATUS
