@@ -3,11 +3,11 @@
 One repository holds the same pairs as parquet shards, webdataset shards and an image folder (``metadata.jsonl``).
 For each: a loader checkpointed mid-pass (its state through the checkpoint codec) resumes to exactly the
 uninterrupted order, which is also the local copy's order; held-out pairs are one set whatever the source and the
-process; an image-folder run killed mid-stage and resumed ends with the uninterrupted run's weights.
+process; a run over the three (a stage each) killed inside every stage and resumed ends with the uninterrupted run's
+weights.
 """
 
 import hashlib
-import random
 import subprocess
 import sys
 from dataclasses import replace
@@ -36,7 +36,6 @@ from .stream_helpers import tiny_stream_settings
 
 COUNT = 24
 REPO = "org/formats"
-FOLDER_SPEC = SourceSpec("", image_column="image", text_column="text")
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +43,12 @@ def hub(tmp_path_factory):
     """The three formats on disk (``local``) and uploaded to one dataset repository, a folder each."""
     base = tmp_path_factory.mktemp("hub-formats")
     local = {kind: write(base / "upload" / kind, COUNT) for kind, write in FORMAT_WRITERS.items()}
-    folders = base / "run-folders"  # two image-folder chunks for the end-to-end run
-    for index in range(2):
-        FORMAT_WRITERS["imagefolder"](folders / f"chunk-{index}", 32)
     url, stop = start_server(base / "root", host="127.0.0.1", port=0)
     with loopback_hub(url):
         api = HfApi(endpoint=url)
         api.create_repo(REPO, repo_type="dataset")
         api.upload_folder(repo_id=REPO, repo_type="dataset", folder_path=str(base / "upload"))
-        api.create_repo("org/folders", repo_type="dataset")
-        api.upload_folder(repo_id="org/folders", repo_type="dataset", folder_path=str(folders))
-    yield SimpleNamespace(url=url, local=local, folders=folders)
+    yield SimpleNamespace(url=url, local=local)
     stop()
 
 
@@ -135,10 +129,21 @@ def _train(config: Path, tmp_path: Path, url: str, resume: bool = False, kill: s
     return subprocess.run(command + (["--resume"] if resume else []), env=env, capture_output=True, text=True)
 
 
-def _folder_run(tmp_path: Path, name: str, sources: list[dict]) -> Path:
+def _formats_run(tmp_path: Path, name: str, local: dict[str, SourceSpec]) -> Path:
+    """Three stages, one per format, each chunk streamed from the repository (its own columns)."""
     settings = tiny_stream_settings(tmp_path / name)
-    settings["training"] |= {"batch_size": 8, "steps_per_stage": 6, "checkpoint_every": 2}
-    settings["data"] = {"chunks": sources, "text_column": "text", "heldout_fraction": 0.2, "shuffle_buffer": 16}
+    settings["training"] |= {"batch_size": 8, "steps_per_stage": 4, "checkpoint_every": 2}
+    chunks = [
+        {
+            "name": kind,
+            "source": REPO,
+            "data_dir": kind,
+            "image_column": spec.image_column,
+            "text_column": spec.text_column,
+        }
+        for kind, spec in sorted(local.items())
+    ]
+    settings["data"] = {"chunks": chunks, "heldout_fraction": 0.2, "shuffle_buffer": 16}
     config = tmp_path / f"{name}.yaml"
     config.write_text(yaml.safe_dump(settings))
     return config
@@ -153,26 +158,30 @@ def _held_out_pairs(run: Path) -> list[set]:
     return chunks
 
 
-@pytest.mark.timeout(600)
-def test_an_image_folder_run_from_the_hub_killed_mid_stage_resumes_to_the_uninterrupted_weights(hub, tmp_path):
-    hub_chunks = [{"name": f"c{i}", "source": "org/folders", "data_dir": f"chunk-{i}"} for i in range(2)]
-    reference = _train(_folder_run(tmp_path, "reference", hub_chunks), tmp_path, hub.url)
+# Each kill lands in the next format's stage, two steps after the checkpoint inside that stage (checkpoints every 2
+# steps, 4 steps a stage; a resumed process counts its visits afresh).
+KILLS = ("stream:3", "stream:5", "stream:5")
+
+
+@pytest.mark.timeout(900)
+def test_a_run_over_every_format_from_the_hub_killed_in_each_stage_resumes_to_the_uninterrupted_weights(hub, tmp_path):
+    reference = _train(_formats_run(tmp_path, "reference", hub.local), tmp_path, hub.url)
     assert reference.returncode == 0, reference.stderr[-3000:]
     assert "Task was destroyed" not in reference.stderr  # datasets' asyncio decoding is not left half-run
-    killed_config = _folder_run(tmp_path, "killed", hub_chunks)
-    visit = random.Random(26).randint(2, 9)  # a moment inside a stage, between its checkpoints
-    killed = _train(killed_config, tmp_path, hub.url, kill=f"stream:{visit}")
-    assert killed.returncode == -9, killed.stderr[-3000:]
+    killed_config = _formats_run(tmp_path, "killed", hub.local)
+    for attempt, kill in enumerate(KILLS):
+        killed = _train(killed_config, tmp_path, hub.url, resume=attempt > 0, kill=kill)
+        assert killed.returncode == -9, f"not killed at {kill}: {killed.stderr[-3000:]}"
     resumed = _train(killed_config, tmp_path, hub.url, resume=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resumed from checkpoint" in resumed.stdout
-    for stage in (0, 1):
+    assert "resumed from checkpoint 10 (stage 2, step 2)" in resumed.stdout  # inside the image-folder stage
+    for stage in range(len(hub.local)):
         expected = load_file(tmp_path / "reference" / f"stage-{stage}" / "model.safetensors")
         result = load_file(tmp_path / "killed" / f"stage-{stage}" / "model.safetensors")
         assert max((expected[k] - result[k]).abs().max().item() for k in expected) <= 1e-6, stage
     held = _held_out_pairs(tmp_path / "reference")
-    carve = RowSelection(heldout="only", heldout_fraction=0.2, seed=0)  # the run's carving, on the local folders
-    local = [set(_pair_keys(replace(FOLDER_SPEC, source=str(hub.folders / f"chunk-{i}"), rows=carve))) for i in (0, 1)]
+    carve = RowSelection(heldout="only", heldout_fraction=0.2, seed=0)  # the run's carving, on the local copies
+    local = [set(_pair_keys(replace(hub.local[kind], rows=carve))) for kind in sorted(hub.local)]
     assert held == _held_out_pairs(tmp_path / "killed") == local
     assert all(len(chunk) > 0 for chunk in held)
     demo = local_source(tmp_path / "reference")  # the demo's retrieval gallery is the run's held-out pairs
