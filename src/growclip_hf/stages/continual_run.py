@@ -25,6 +25,7 @@ from ..continual import ContinualStrategy, SequentialFineTuning
 from ..continual.base import frozen_copy
 from ..faults import kill_point
 from ..growth.flops import training_flops_per_pair
+from ..growth.plan_check import check_growth_plan
 from ..growth.policies import GrowthPolicy, StageContext, decision_line
 from ..training.batching import batch_to
 from ..training.checkpointing import latest_checkpoint, load_checkpoint_state, save_checkpoint
@@ -90,6 +91,7 @@ class ContinualRun:
         strategy: ContinualStrategy | None = None,
         publish: Callable | None = None,
     ):
+        check_growth_plan(policy, model.config)  # before anything trains: a bad target stops the run here
         self.config = config
         self.strategy = strategy or SequentialFineTuning()
         self.publish = publish  # publish(stage, folder) on the main process after each stage is saved
