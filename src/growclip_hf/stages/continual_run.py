@@ -196,6 +196,7 @@ class ContinualRun:
         self.state.strategy_task = stage
 
     def _grow_for(self, stage: int) -> None:
+        self.trainer.release_gradients()  # the search and growth hold a candidate beside the model: not its gradients
         model = self.trainer.unwrapped_model
         previous = frozen_copy(model) if self.strategy.needs_previous_model else None
         flops = self.stage_steps(stage) * self.global_batch() * training_flops_per_pair(model.config)
