@@ -2,6 +2,7 @@
 hand-over to fixed-architecture runs, and the throughput script end to end at a tiny size."""
 
 import importlib
+import json
 import math
 import subprocess
 import sys
@@ -227,3 +228,25 @@ def test_a_smaller_start_is_tagged_in_every_key_and_sets_the_fixed_small_model(s
     small = module.starting_architecture("default", module.START)
     assert small["vision_config"]["hidden_size"] == 64 and small["projection_dim"] == 64
     assert small["text_config"]["hidden_size"] == preset("default")["model"]["text_config"]["hidden_size"]
+
+
+def test_gpu_scale_script_runs_its_three_parts_at_a_tiny_size_on_the_cpu(tmp_path, monkeypatch):
+    """benchmarks/gpu_scale.sh's Python part, in this process (its imports are paid already): --tiny is what runs
+    without a device; on one it is the same code at ViT-B/32, batch 256, bf16."""
+    import torch
+
+    assert subprocess.run(["bash", "-n", str(BENCHMARKS / "gpu_scale.sh")]).returncode == 0
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    gpu_scale = importlib.import_module("gpu_scale")
+    monkeypatch.setattr(sys, "argv", ["gpu_scale.py", "--out", str(tmp_path), "--tiny"])
+    threads = torch.get_num_threads()
+    try:
+        gpu_scale.main()
+    finally:
+        torch.set_num_threads(threads)  # the stage loop chose threads against its loader worker
+    results = json.loads((tmp_path / "results.json").read_text())
+    rows = {row["model"]: row for row in results["throughput"]["rows"]}
+    assert {"GrowCLIPModel", "transformers CLIPModel"} <= set(rows) and rows["GrowCLIPModel"]["pairs_per_s"] > 0
+    assert results["growth_error"]["max_logit_difference"]["fp32"] <= 1e-5
+    run = results["staged_run"]
+    assert run["candidates"] == ["keep", "shared-depth"] and run["train_pairs_per_s"] > 0 and run["workers"] == 1

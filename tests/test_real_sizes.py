@@ -37,7 +37,7 @@ EVERY_DIMENSION = {
     "shared_config": {"num_hidden_layers": 1},
     "projection_dim": 640,
 }
-FP32_BOUND = 1e-3  # logits are ~10-100 here; conversion alone stays within 1e-4
+FP32_BOUND = 1e-5  # measured: 2.4e-7 (ViT-B/32), 1.8e-7 (ViT-B/16)
 
 
 def _inputs(processor) -> dict:
@@ -80,7 +80,7 @@ def test_a_converted_clip_grows_along_every_dimension_preserving_its_function(sh
         f"{shape}: growth error fp32 {fp32:.2e}, bf16 autocast {bf16:.2e} (bf16 vs fp32 before growth {bf16_own:.2e})"
     )
     assert fp32 <= FP32_BOUND
-    assert torch.isfinite(torch.tensor(bf16))
+    assert bf16 <= bf16_own  # under bf16 autocast growth adds less than bf16 itself (measured 3.9e-3, 7.8e-3 vs 2.1e-2)
 
 
 def _settings(clip_dir, stream, output_dir) -> dict:
