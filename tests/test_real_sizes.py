@@ -89,7 +89,7 @@ def _settings(clip_dir, stream, output_dir) -> dict:
         "training": {
             "output_dir": str(output_dir),
             "batch_size": 4,
-            "steps_per_stage": 2,
+            "steps_per_stage": 3,  # the compute bound then buys the shared-layer candidate one proxy step
             "checkpoint_every": 100,  # checkpoints at the growth and stage ends only (1.5 GB each)
             "keep_last_checkpoints": 1,
             "log_every": 1,

@@ -7,6 +7,7 @@ process's data position, so a killed run resumes exactly, across growth boundari
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -30,6 +31,7 @@ from ..growth.policies import GrowthPolicy, StageContext, decision_line
 from ..training.batching import batch_to
 from ..training.checkpointing import latest_checkpoint, load_checkpoint_state, save_checkpoint
 from ..training.config import TrainingConfig
+from ..training.optimizer_spill import spilled_optimizer_state
 from ..training.proxy import ProxyTrainer
 from ..training.trainer import StreamTrainer
 
@@ -44,6 +46,7 @@ def search_inputs(plan, stage: int, batch_size: int, seed: int, device) -> tuple
     return [batch_to(batch, device) for batch in proxy], batch_to(heldout, device)
 
 
+SEARCH_SPILL = ".search-optimizer-state"  # OUT/ folder holding the model's optimizer state during a search
 STAGE_INFO = "stage_info.json"  # what the stage saw: samples, compute, architecture (read by the evaluation)
 
 
@@ -210,14 +213,17 @@ class ContinualRun:
                 seed=self.config.seed + stage,
                 previous_losses=self.state.previous_stage_losses,
             )
+            parked = contextlib.nullcontext()
             if self.policy.needs_search_data() and self.policy.trigger_reading(context)["fire"]:
                 proxy_batches, context.heldout = search_inputs(
                     self.plan, stage, self.config.batch_size, self.config.seed + stage, self.accelerator.device
                 )
                 proxy = ProxyTrainer(model, self.trainer.optimizer, proxy_batches, self.config.learning_rate)
                 context.train_candidate, context.pairs_per_step = proxy, proxy.pairs_per_step
+                parked = spilled_optimizer_state(self.trainer.optimizer, self.output_dir / SEARCH_SPILL)
             started = time.perf_counter()
-            decision[0] = self.policy.decide(context)
+            with parked:  # the model's AdamW state on disk while candidates train beside it
+                decision[0] = self.policy.decide(context)
             decision[0]["decision_seconds"] = round(time.perf_counter() - started, 3)
             print(decision_line(decision[0], self.policy.search.max_search_fraction), flush=True)
         if self.accelerator.num_processes > 1:
