@@ -192,8 +192,10 @@ def section(records: dict, command: str, notes: list[str]) -> str:
 Random weights of the published configs' sizes (1,000-token vocabulary), converted from transformers' `CLIPModel`,
 trained by the project's step engine at batch 8 (224 px images, 77-token captions), each shape and precision in a
 process of its own. Step: median of the timed steps after a warm-up step. Peak: the process's peak resident memory.
-Search: "keep", the first shared layer and the widest vision step, one proxy step each, with one candidate and its
-optimizer alive at a time; "over training" is its peak minus the training peak. Checkpoint: one training checkpoint
+Search: "keep", the first shared layer and the widest vision step, one proxy step each, as the stage loop runs it
+(one candidate and its optimizer alive at a time, the model's gradients freed and its AdamW state parked on disk);
+"over training" is its peak minus the training peak, and the ratio compares it with the fp32 weights and AdamW state
+of the model before growth. Checkpoint: one training checkpoint
 (model, AdamW state, RNG) as the stage loop writes it; a run keeps `training.keep_last_checkpoints` of them (default
 2), so its checkpoints take twice this on disk.
 
