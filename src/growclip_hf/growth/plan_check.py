@@ -6,6 +6,8 @@ after a whole stage had trained. Every check here needs configs only (``validate
 
 from __future__ import annotations
 
+import copy
+
 from ..models.growclip.growth_targets_growclip import INIT_MODES, validated_growth
 
 
@@ -50,6 +52,9 @@ def check_growth_plan(policy, config) -> None:
     init = policy.search.init
     if init not in INIT_MODES:
         raise ValueError(f"growth.init must be one of {INIT_MODES}, got {init!r}.")
+    if config.growth_ramp is not None:  # an open ramp may finish before the first growth: judge the shapes
+        config = copy.deepcopy(config)
+        config.growth_ramp = None
     if policy.name == "schedule":
         check_schedule(config, policy.schedule, init)
     elif policy.name in ("auto", "random"):
