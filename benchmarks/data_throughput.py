@@ -6,7 +6,7 @@ chunk, a processor for a 64-pixel model and a 77-token BPE tokenizer trained on 
 (docs/data.md shows its output). Figures: best and median of --repeats full passes (worker start-up included),
 and the best rate after the first batch (start-up excluded).
 
-``--jpeg-224`` measures what real sizes are fed with instead: the same chunk written once as webdataset ``.tar``
+``--jpeg-224`` measures what real sizes are fed with instead: every chunk's pairs written once as webdataset ``.tar``
 shards of 224x224 JPEG images (quality 90, upscaled from the benchmark's images) read through ``create_loader``
 with a 224-pixel CLIP processor, and adds decoded pairs/s per worker (per process for 0 workers).
 """
@@ -46,15 +46,16 @@ def _processor(root: Path, manifest: dict, image_size: int | None = None):
     return build_processor(config, tokenizer)
 
 
-def write_jpeg_shards(root: Path, manifest: dict, index: int, out: Path, size: int = 224, shards: int = 4) -> Path:
-    """The chunk's pairs as webdataset shards of ``size`` px JPEG images (``key.jpg`` + ``key.txt``), written once."""
+def write_jpeg_shards(root: Path, manifest: dict, out: Path, size: int = 224, shards: int = 4) -> Path:
+    """Every chunk's training pairs as webdataset shards of ``size`` px JPEG images (``key.jpg`` + ``key.txt``),
+    written once."""
 
     if any(out.glob("*.tar")):
         return out
     out.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         tars = [stack.enter_context(tarfile.open(out / f"pairs-{k:05d}.tar", "w")) for k in range(shards)]
-        _write_pairs(root, manifest["chunks"][index]["train"], tars, size)
+        _write_pairs(root, [file for chunk in manifest["chunks"] for file in chunk["train"]], tars, size)
     return out
 
 
@@ -115,7 +116,7 @@ def main() -> None:
     index = max(range(len(chunked)), key=lambda i: chunked.sizes[i])
     torch.set_num_threads(1)
     if args.jpeg_224:
-        shards = write_jpeg_shards(root, manifest, index, Path(args.shards or root / "jpeg-224"))
+        shards = write_jpeg_shards(root, manifest, Path(args.shards or root / "jpeg-224"))
         jpeg_table(shards, _processor(root, manifest, image_size=224), args)
         return
     processor = _processor(root, manifest)
