@@ -2,6 +2,7 @@
 checkpoint size and write time, for the ViT-B/32, ViT-B/16 and ViT-L/14 shapes.
 
 Run: .venv/bin/python benchmarks/real_sizes.py [--shapes vit-b-32 vit-b-16 vit-l-14] [--doc docs/benchmarks.md]
+     [--previous OUTPUT_OF_AN_EARLIER_RUN] [--search-shapes ...] [--bf16-shapes ...]
 Each shape and precision runs in a process of its own, so the peak resident memory (ru_maxrss) is that run's alone.
 A model has the published config's sizes (random weights, 1,000-token vocabulary), converted from transformers'
 CLIPModel, and trains with the project's step engine (StreamTrainer: AdamW, feature-cached contrastive loss) on
@@ -216,6 +217,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=900, help="seconds one measuring process may take")
     parser.add_argument("--doc", help="write the table into this page's real-sizes section")
     parser.add_argument("--note", action="append", default=[], help="a line added under the table")
+    parser.add_argument(
+        "--previous",
+        help="this script's printed output from an earlier run: its shapes join the table (re-measured "
+        "shapes replace them), so shapes can be measured one at a time",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--precision", default="no", help=argparse.SUPPRESS)
     parser.add_argument("--no-search", action="store_true", help=argparse.SUPPRESS)
@@ -224,6 +230,10 @@ def main() -> None:
         print(json.dumps(child(args.child, args.precision, args.steps, not args.no_search)))
         return
     records = {}
+    if args.previous:
+        for line in Path(args.previous).read_text().splitlines():
+            if line.startswith('{"vit-'):
+                records.update(json.loads(line))
     for shape in args.shapes:
         search = args.search_shapes is None or shape in args.search_shapes
         records[shape] = {"no": run_child(shape, "no", args.steps, search, args.timeout)}
