@@ -207,7 +207,9 @@ of the model before growth. Checkpoint: one training checkpoint
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shapes", nargs="+", default=list(SHAPE_NAMES), choices=list(SHAPE_NAMES))
+    parser.add_argument(
+        "--shapes", nargs="*", default=list(SHAPE_NAMES), choices=list(SHAPE_NAMES), help="none: tabulate --previous"
+    )
     parser.add_argument("--steps", type=int, default=2, help="timed fp32 steps per shape (after one warm-up step)")
     parser.add_argument("--bf16-steps", type=int, default=1, help="timed bf16 steps per shape (0: no bf16)")
     parser.add_argument("--bf16-shapes", nargs="*", default=None, help="shapes timed in bf16 (default: all)")
@@ -245,7 +247,13 @@ def main() -> None:
         sys.path.insert(0, str(Path(__file__).parent))
         from doc_sections import write_section
 
-        command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+        shown, skip = [], False  # the notes are printed under the table, not in the command
+        for argument in sys.argv[1:]:
+            if skip or argument == "--note":
+                skip = argument == "--note"
+                continue
+            shown.append(argument)
+        command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *shown])
         write_section(args.doc, "real-sizes", section(records, command, args.note))
 
 

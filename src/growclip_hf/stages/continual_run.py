@@ -312,6 +312,7 @@ class ContinualRun:
                         "lr": lr,
                         "samples_per_s": rate,
                         "samples_seen": self.state.samples_seen,
+                        "peak_memory_bytes": peak_memory_bytes(self.accelerator.device),  # search included
                     }
                 )
                 window_start, window_pairs = time.perf_counter(), 0
@@ -361,6 +362,17 @@ class ContinualRun:
             if self.publish is not None:
                 self._log({"stage": stage, **self.publish(stage, folder)}, file="publish_log.jsonl")
         self.accelerator.wait_for_everyone()
+
+
+def peak_memory_bytes(device) -> int | None:
+    """This process's peak so far: accelerator memory on a GPU, resident memory on the CPU (None where unknown)."""
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    try:
+        import resource
+    except ImportError:  # not on Unix
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
 
 
 def _architecture(config) -> str:
