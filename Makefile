@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OFFLINE := HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False
 
-.PHONY: setup run test lint format bench-env bench-throughput bench-growth
+.PHONY: setup run test test-large lint format bench-env bench-throughput bench-growth bench-real-sizes
 
 setup:
 	./scripts/bootstrap.sh
@@ -25,11 +25,20 @@ bench-growth: setup
 	$(OFFLINE) $(PY) benchmarks/growth_efficiency.py --seeds 0 1 2 --epochs 2 --doc docs/benchmarks.md \
 		--section growth-efficiency-cpu --title "Growth efficiency on 2 CPU cores" --notes docs/growth_efficiency_cpu_notes.md
 
+# Memory, step time, search and checkpoint figures at ViT-B/32, ViT-B/16 and ViT-L/14 sizes ("Real sizes").
+bench-real-sizes: setup
+	$(OFFLINE) $(PY) benchmarks/real_sizes.py --doc docs/benchmarks.md
+
 run: setup
 	$(OFFLINE) $(VENV)/bin/growclip-hf run --scale default --output-dir outputs/run --resume
 
 test: setup lint
 	$(OFFLINE) $(PY) -m pytest -q
+
+# The real-size tier: ViT-B/32 and ViT-B/16 shapes converted, grown, continued, killed and resumed, published
+# (pytest marker `large`, left out of `make test`; about 25 minutes and 6 GB of memory on 2 cores).
+test-large: setup
+	$(OFFLINE) $(PY) -m pytest -q -m large -s
 
 lint:
 	$(PY) -m ruff check .

@@ -19,7 +19,8 @@ HEADER = """# Benchmarks
 Every number on this page is written by a script in `benchmarks/`; each section names its command, machine,
 versions and commit. `make bench-throughput` (about 10 minutes, in the `.venv-bench` environment that
 `make bench-env` builds: see [installation](installation.md)) and `make bench-growth` (3 seeds of the growth sweep:
-about 8.5 hours on 2 cores; `benchmarks/gpu_growth_sweep.sh` runs it on a CUDA machine) regenerate their sections.
+about 8.5 hours on 2 cores; `benchmarks/gpu_growth_sweep.sh` runs it on a CUDA machine) regenerate their sections;
+`make bench-real-sizes` (`benchmarks/real_sizes.py`, about 30 minutes and up to 10 GB on 2 cores) writes "Real sizes".
 The growth sweep keeps every finished run in its store (`docs/growth_efficiency_runs.json` by default) and reuses it:
 move that file away (or pass `--store`) to measure again, or pass `--stored-only` to tabulate a store as it is.
 """

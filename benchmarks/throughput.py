@@ -48,14 +48,15 @@ def benchmark_config(width: int, layers: int, heads: int) -> GrowCLIPConfig:
     )
 
 
-def make_batch(size: int) -> dict:
-    """Captions as the tokenizer delivers them: 8-32 tokens ending in eos (id 1), right-padded (id 2), with a mask."""
+def make_batch(size: int, image_size: int = IMAGE_SIZE, tokens: int = TEXT_TOKENS, vocab: int = VOCAB) -> dict:
+    """Captions as the tokenizer delivers them: 8-``tokens`` tokens ending in eos (id 1), right-padded (id 2), with a
+    mask."""
     generator = torch.Generator().manual_seed(0)
-    lengths = torch.randint(8, TEXT_TOKENS + 1, (size,), generator=generator)
-    attention_mask = (torch.arange(TEXT_TOKENS)[None] < lengths[:, None]).long()
-    ids = torch.randint(3, VOCAB, (size, TEXT_TOKENS), generator=generator).masked_fill(attention_mask == 0, 2)
+    lengths = torch.randint(8, tokens + 1, (size,), generator=generator)
+    attention_mask = (torch.arange(tokens)[None] < lengths[:, None]).long()
+    ids = torch.randint(3, vocab, (size, tokens), generator=generator).masked_fill(attention_mask == 0, 2)
     ids[torch.arange(size), lengths - 1] = 1
-    pixels = torch.randn(size, 3, IMAGE_SIZE, IMAGE_SIZE, generator=generator)
+    pixels = torch.randn(size, 3, image_size, image_size, generator=generator)
     return {"input_ids": ids, "attention_mask": attention_mask, "pixel_values": pixels}
 
 
@@ -121,7 +122,7 @@ def fuse_qkv(model: GrowCLIPModel) -> GrowCLIPModel:
     return model
 
 
-def open_clip_peer(config: GrowCLIPConfig) -> tuple[Peer | None, str | None]:
+def open_clip_peer(config: GrowCLIPConfig, context_length: int = TEXT_TOKENS) -> tuple[Peer | None, str | None]:
     """open_clip's CLIP with the same tower shapes, or the reason it cannot run in this environment."""
     try:
         from open_clip.loss import ClipLoss
@@ -140,7 +141,7 @@ def open_clip_peer(config: GrowCLIPConfig) -> tuple[Peer | None, str | None]:
             image_size=vision.image_size,
         ),
         text_cfg=CLIPTextCfg(
-            context_length=TEXT_TOKENS,
+            context_length=context_length,
             vocab_size=text.vocab_size,
             width=text.hidden_size,
             heads=text.num_attention_heads,

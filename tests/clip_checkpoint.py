@@ -9,6 +9,8 @@ from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
+from growclip_hf.models.clip_shapes import clip_shape_config
+
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 
 
@@ -24,13 +26,26 @@ def clip_tokenizer() -> CLIPTokenizer:
     return CLIPTokenizer(vocab=ids, merges=merges, pad_token=EOS)
 
 
-def write_clip_checkpoint(folder: Path, image_size: int = 32, seed: int = 0) -> CLIPModel:
-    """``folder`` holds config.json, model.safetensors, the tokenizer and the image processor; returns the model."""
+def write_clip_checkpoint(folder: Path, image_size: int = 32, seed: int = 0, shape: str | None = None) -> CLIPModel:
+    """``folder`` holds config.json, model.safetensors, the tokenizer and the image processor; returns the model.
+
+    ``shape`` (a key of ``growclip_hf.models.clip_shapes.CLIP_SHAPES``, e.g. ``"vit-b-32"``) gives the published
+    checkpoint's sizes at 224 px instead of the tiny default."""
     tokenizer = clip_tokenizer()
     torch.manual_seed(seed)
-    config = CLIPConfig(
+    if shape is not None:
+        image_size = 224
+        config = clip_shape_config(shape, vocab_size=len(tokenizer), image_size=image_size)
+    else:
+        config = _tiny_config(len(tokenizer), image_size)
+    model = CLIPModel(config).eval()
+    return _finish_checkpoint(model, tokenizer, folder, image_size)
+
+
+def _tiny_config(vocab_size: int, image_size: int) -> CLIPConfig:
+    return CLIPConfig(
         text_config={
-            "vocab_size": len(tokenizer),
+            "vocab_size": vocab_size,
             "hidden_size": 48,
             "intermediate_size": 96,
             "num_hidden_layers": 2,
@@ -52,7 +67,9 @@ def write_clip_checkpoint(folder: Path, image_size: int = 32, seed: int = 0) -> 
         },
         projection_dim=24,
     )
-    model = CLIPModel(config).eval()
+
+
+def _finish_checkpoint(model, tokenizer, folder: Path, image_size: int) -> CLIPModel:
     with torch.no_grad():  # away from the initial values, which would hide mapping errors
         for parameter in model.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.02)

@@ -2,6 +2,7 @@
 hand-over to fixed-architecture runs, and the throughput script end to end at a tiny size."""
 
 import importlib
+import json
 import math
 import subprocess
 import sys
@@ -227,3 +228,36 @@ def test_a_smaller_start_is_tagged_in_every_key_and_sets_the_fixed_small_model(s
     small = module.starting_architecture("default", module.START)
     assert small["vision_config"]["hidden_size"] == 64 and small["projection_dim"] == 64
     assert small["text_config"]["hidden_size"] == preset("default")["model"]["text_config"]["hidden_size"]
+
+
+def test_gpu_scale_script_runs_its_three_parts_at_a_tiny_size_on_the_cpu(tmp_path, monkeypatch):
+    """benchmarks/gpu_scale.sh's Python part, in this process (its imports are paid already): --tiny is what runs
+    without a device; on one it is the same code at ViT-B/32, batch 256, bf16."""
+    import torch
+
+    assert subprocess.run(["bash", "-n", str(BENCHMARKS / "gpu_scale.sh")]).returncode == 0
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    gpu_scale = importlib.import_module("gpu_scale")
+    monkeypatch.setattr(sys, "argv", ["gpu_scale.py", "--out", str(tmp_path), "--tiny"])
+    threads = torch.get_num_threads()
+    try:
+        gpu_scale.main()
+    finally:
+        torch.set_num_threads(threads)  # the stage loop chose threads against its loader worker
+    results = json.loads((tmp_path / "results.json").read_text())
+    rows = {row["model"]: row for row in results["throughput"]["rows"]}
+    assert {"GrowCLIPModel", "transformers CLIPModel"} <= set(rows) and rows["GrowCLIPModel"]["pairs_per_s"] > 0
+    assert results["growth_error"]["max_logit_difference"]["fp32"] <= 1e-5
+    run = results["staged_run"]
+    assert run["candidates"] == ["keep", "shared-depth"] and run["train_pairs_per_s"] > 0 and run["workers"] == 1
+
+
+def test_real_sizes_table_relates_the_search_peak_to_weights_and_adamw(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    real_sizes = importlib.import_module("real_sizes")
+    fp32 = {"parameters": 100_000_000, "step_seconds": [3.0, 5.0, 4.0], "train_peak_bytes": 2.0e9}
+    fp32 |= {"search_peak_bytes": 3.6e9, "checkpoint_bytes": 1.2e9, "checkpoint_seconds": 6.0}
+    large = {k: v for k, v in fp32.items() if k != "search_peak_bytes"}
+    rows = real_sizes.table({"vit-b-32": {"no": fp32, "bf16": None}, "vit-l-14": {"no": large}}).splitlines()
+    assert rows[2] == "| ViT-B/32 | 100.0M | 1.20 | 4.0 | 2.00 | not measured | 3.60 | 1.60 | 3.00 | 1.20 | 6.0 |"
+    assert "| ViT-L/14 |" in rows[3] and rows[3].count("not measured") == 3

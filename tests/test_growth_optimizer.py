@@ -62,3 +62,24 @@ def test_transferred_optimizer_continues_training(model):
     moved.step()
     assert not torch.equal(before, grown.text_model.encoder.layers[0].mlp.fc1.weight)
     assert moved.state[grown.text_model.encoder.layers[0].mlp.fc1.weight]["step"].item() == 4
+
+
+def test_the_state_parked_on_disk_for_the_search_builds_the_same_candidate_and_comes_back_exactly(model, tmp_path):
+    from growclip_hf.training.optimizer_spill import spilled_optimizer_state
+
+    optimizer = _trained_optimizer(model)
+    before = {p: {k: v.clone() for k, v in state.items()} for p, state in optimizer.state.items()}
+    grown = model.grow(TARGET, init="preserve", seed=0)
+    expected = transfer_optimizer(optimizer, model, grown)
+    with spilled_optimizer_state(optimizer, tmp_path / "spill"):
+        assert any((tmp_path / "spill").iterdir()) and not isinstance(optimizer.state, dict)
+        parked = transfer_optimizer(optimizer, model, grown)  # read one parameter at a time from the file
+    for parameter, state in expected.state.items():
+        assert all(torch.equal(state[key], parked.state[parameter][key]) for key in state)
+    assert not (tmp_path / "spill").exists() and set(optimizer.state) == set(before)
+    for parameter, state in before.items():
+        assert all(torch.equal(state[key], optimizer.state[parameter][key]) for key in state)
+    optimizer.zero_grad()  # and it trains on, as torch's own state
+    model(**text_batch(batch=2), pixel_values=pixel_batch(batch=2), return_loss=True).loss.backward()
+    optimizer.step()
+    assert all(state["step"].item() == 4 for state in optimizer.state.values())

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ..models.growclip.growth_targets_growclip import grown_config
 from .halving import run_halving
+from .plan_check import invalid_candidates
 from .search import SearchSettings, run_search
 from .space import GrowthBudget, GrowthSpace
 from .trigger import GrowthTrigger
@@ -75,12 +76,14 @@ class GrowthPolicy:
         budget = GrowthBudget(self.base_params, self.base_samples, self.budget_exponent)
         allowed = budget.allowed_parameters(context.samples_seen)
         candidates, excluded = [], []
-        for candidate in self.space.candidates(context.model.config):
-            try:
-                fits, params = budget.within(context.model.config, candidate.target, context.samples_seen, _grown)
-            except ValueError as error:  # a step the architecture cannot take (e.g. heads wider than the tower)
-                excluded.append({"name": candidate.name, "invalid": str(error).splitlines()[0]})
+        proposed = self.space.candidates(context.model.config)
+        # e.g. a width step while a width-growth ramp still runs: logged, never built
+        invalid = invalid_candidates(context.model.config, proposed, self.search.init)
+        for candidate in proposed:
+            if candidate.name in invalid:
+                excluded.append({"name": candidate.name, "invalid": invalid[candidate.name]})
                 continue
+            fits, params = budget.within(context.model.config, candidate.target, context.samples_seen, _grown)
             if fits or not candidate.target:  # "keep" is always a candidate
                 candidates.append(candidate)
             else:

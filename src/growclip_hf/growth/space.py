@@ -83,17 +83,8 @@ def _more_heads(sub, step: int) -> dict:
 
 
 def _more_shared_layers(config, step: int) -> dict:
-    shared = config.shared_config
-    grow = {"num_hidden_layers": shared.num_hidden_layers + step}
-    if shared.num_hidden_layers == 0:
-        width = max(config.vision_config.hidden_size, config.text_config.hidden_size)
-        heads = max(config.vision_config.num_attention_heads, config.text_config.num_attention_heads)
-        grow.update(
-            hidden_size=width,
-            num_attention_heads=heads if width % heads == 0 else 1,
-            intermediate_size=max(config.vision_config.intermediate_size, config.text_config.intermediate_size),
-        )
-    return grow
+    """Only the depth: the first shared layers' sizes fit the towers they join (``fit_shared_sizes``)."""
+    return {"num_hidden_layers": config.shared_config.num_hidden_layers + step}
 
 
 @dataclass

@@ -7,6 +7,7 @@ process's data position, so a killed run resumes exactly, across growth boundari
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -24,6 +25,7 @@ from ..continual import ContinualStrategy, SequentialFineTuning
 from ..continual.base import frozen_copy
 from ..faults import kill_point
 from ..growth.flops import training_flops_per_pair
+from ..growth.plan_check import check_growth_plan
 from ..growth.policies import GrowthPolicy, StageContext, decision_line
 from ..training.batching import batch_to
 from ..training.checkpointing import (
@@ -33,6 +35,7 @@ from ..training.checkpointing import (
     save_checkpoint,
 )
 from ..training.config import TrainingConfig
+from ..training.optimizer_spill import spilled_optimizer_state
 from ..training.proxy import ProxyTrainer
 from ..training.trainer import StreamTrainer
 
@@ -46,6 +49,7 @@ def search_inputs(plan, stage: int, batch_size: int, seed: int, device) -> tuple
     return [batch_to(batch, device) for batch in proxy], batch_to(heldout, device)
 
 
+SEARCH_SPILL = ".search-optimizer-state"  # OUT/ folder holding the model's optimizer state during a search
 STAGE_INFO = "stage_info.json"  # what the stage saw: samples, compute, architecture (read by the evaluation)
 
 
@@ -93,6 +97,7 @@ class ContinualRun:
         strategy: ContinualStrategy | None = None,
         publish: Callable | None = None,
     ):
+        check_growth_plan(policy, model.config)  # before anything trains: a bad target stops the run here
         self.config = config
         self.strategy = strategy or SequentialFineTuning()
         self.publish = publish  # publish(stage, folder) on the main process after each stage is saved
@@ -199,6 +204,7 @@ class ContinualRun:
         self.state.strategy_task = stage
 
     def _grow_for(self, stage: int) -> None:
+        self.trainer.release_gradients()  # the search and growth hold a candidate beside the model: not its gradients
         model = self.trainer.unwrapped_model
         previous = frozen_copy(model) if self.strategy.needs_previous_model else None
         flops = self.stage_steps(stage) * self.global_batch() * training_flops_per_pair(model.config)
@@ -212,14 +218,17 @@ class ContinualRun:
                 seed=self.config.seed + stage,
                 previous_losses=self.state.previous_stage_losses,
             )
+            parked = contextlib.nullcontext()
             if self.policy.needs_search_data() and self.policy.trigger_reading(context)["fire"]:
                 proxy_batches, context.heldout = search_inputs(
                     self.plan, stage, self.config.batch_size, self.config.seed + stage, self.accelerator.device
                 )
                 proxy = ProxyTrainer(model, self.trainer.optimizer, proxy_batches, self.config.learning_rate)
                 context.train_candidate, context.pairs_per_step = proxy, proxy.pairs_per_step
+                parked = spilled_optimizer_state(self.trainer.optimizer, self.output_dir / SEARCH_SPILL)
             started = time.perf_counter()
-            decision[0] = self.policy.decide(context)
+            with parked:  # the model's AdamW state on disk while candidates train beside it
+                decision[0] = self.policy.decide(context)
             decision[0]["decision_seconds"] = round(time.perf_counter() - started, 3)
             print(decision_line(decision[0], self.policy.search.max_search_fraction), flush=True)
         if self.accelerator.num_processes > 1:
@@ -308,6 +317,7 @@ class ContinualRun:
                         "lr": lr,
                         "samples_per_s": rate,
                         "samples_seen": self.state.samples_seen,
+                        "peak_memory_bytes": peak_memory_bytes(self.accelerator.device),  # search included
                     }
                 )
                 window_start, window_pairs = time.perf_counter(), 0
@@ -357,6 +367,17 @@ class ContinualRun:
             if self.publish is not None:
                 self._log({"stage": stage, **self.publish(stage, folder)}, file="publish_log.jsonl")
         self.accelerator.wait_for_everyone()
+
+
+def peak_memory_bytes(device) -> int | None:
+    """This process's peak so far: accelerator memory on a GPU, resident memory on the CPU (None where unknown)."""
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    try:
+        import resource
+    except ImportError:  # not on Unix
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
 
 
 def _architecture(config) -> str:

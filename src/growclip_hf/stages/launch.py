@@ -18,6 +18,7 @@ from ..models.processing import build_processor
 from ..models.tokenization import train_tokenizer
 from ..training.checkpointing import latest_checkpoint
 from ..training.config import TrainingConfig
+from ..training.threads import choose_torch_threads
 from .continual_run import ContinualRun
 from .eval_manifest import write_eval_manifest
 from .manifest_plan import ManifestPlan, train_captions
@@ -150,6 +151,7 @@ def build_run(
         plan, eval_manifest = _stream_plan(settings, data, chunks, processor, context, training.seed, output_dir)
     if oracle_stage is not None:
         plan = UnionPlan(plan, int(oracle_stage))
+    choose_torch_threads(int(data.get("num_workers", 0)))  # the loader's workers get cores of their own
     policy = build_policy(settings.get("growth", {}))
     run = ContinualRun(
         training,

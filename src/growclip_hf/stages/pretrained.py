@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..growth.plan_check import first_line
 from ..models.growclip import GrowCLIPModel
 from ..models.processing import build_image_processor
 
@@ -36,11 +37,6 @@ def _image_size(image_processor) -> int | None:
     return crop.get("height") or size.get("shortest_edge") or size.get("height")
 
 
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def load_pretrained(source: str, revision: str | None = None, tokenizer: str | None = None):
     """``(model, processor)`` of a checkpoint, checked to agree with each other (image size, vocabulary)."""
     from transformers import AutoProcessor, AutoTokenizer, CLIPProcessor
@@ -63,7 +59,7 @@ def load_pretrained(source: str, revision: str | None = None, tokenizer: str | N
     except PretrainedError:
         raise
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise PretrainedError(f"model.pretrained={source!r}: {_first_line(error)}") from None
+        raise PretrainedError(f"model.pretrained={source!r}: {first_line(error)}") from None
     check_processor(model, processor, source)
     return model, processor
 

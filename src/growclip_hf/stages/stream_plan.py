@@ -19,6 +19,7 @@ from pathlib import Path
 from ..data import ChunkedStream, SourceSpec, open_stream
 from ..data.selection import RowSelection
 from ..data.sources import load_source
+from ..growth.plan_check import first_line
 from .manifest_plan import ChunkPlan
 
 logger = logging.getLogger(__name__)
@@ -149,8 +150,7 @@ def check_chunk(chunk: ChunkSource) -> None:
                 fix = "raise data.heldout_fraction or give the chunk a test_split"
             raise StreamConfigError(f"chunk {chunk.name!r} has no {role} ({fix}).") from None
         except (ValueError, FileNotFoundError, OSError) as error:
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise StreamConfigError(f"chunk {chunk.name!r} ({spec.source}): {first_line}") from None
+            raise StreamConfigError(f"chunk {chunk.name!r} ({spec.source}): {first_line(error)}") from None
 
 
 def count_pairs(spec: SourceSpec) -> int:

@@ -54,6 +54,10 @@ class StreamTrainer:
         new_optimizer = transfer_optimizer(old_optimizer, old_model, grown)
         self.install(grown, new_optimizer)
 
+    def release_gradients(self) -> None:
+        """Free the last step's gradients (a model's size in memory); the next step starts from zero anyway."""
+        self.optimizer.zero_grad(set_to_none=True)
+
     # -- one optimizer step --------------------------------------------------------------------------------------
     def learning_rate(self, step_in_stage: int, stage_steps: int) -> float:
         config = self.config

@@ -12,6 +12,8 @@ from transformers import PreTrainedConfig
 
 def _check_heads(config: PreTrainedConfig, prefix: str) -> None:
     """Reject head settings that cannot be built, naming the offending key."""
+    if config.hidden_size is None or config.num_attention_heads is None:
+        return  # a shared encoder's sizes left to fit the towers (GrowCLIPConfig resolves them)
     if config.num_attention_heads < 1:
         raise ValueError(f"{prefix}.num_attention_heads must be >= 1, got {config.num_attention_heads}.")
     if config.head_dim is None and config.hidden_size % config.num_attention_heads != 0:
@@ -25,7 +27,7 @@ def _check_heads(config: PreTrainedConfig, prefix: str) -> None:
 
 def _check_positive(config: PreTrainedConfig, prefix: str, keys: tuple[str, ...]) -> None:
     for key in keys:
-        if getattr(config, key) < 1:
+        if getattr(config, key) is not None and getattr(config, key) < 1:
             raise ValueError(f"{prefix}.{key} must be >= 1, got {getattr(config, key)}.")
 
 
@@ -33,6 +35,39 @@ def _check_positive(config: PreTrainedConfig, prefix: str, keys: tuple[str, ...]
 TEXT_POOLING_RULES = ("eos_or_last", "eos_or_first", "highest_id")
 # exp(logit_scale) is clamped at 100 in the forward pass unless a converted checkpoint already holds a larger scale.
 LOGIT_SCALE_MAX = 4.605170185988092  # ln(100)
+
+
+# The shared encoder's sizes that fit_shared_sizes fills in from the towers when they are not given.
+SHARED_SIZE_KEYS = ("hidden_size", "num_attention_heads", "head_dim", "intermediate_size")
+
+
+def fit_shared_sizes(given: dict, text: dict, vision: dict) -> dict:
+    """The shared encoder's sizes with every one not in ``given`` (or None) fitted to the towers it joins.
+
+    Why: the shared layers read both towers' output, so their width must be at least the wider tower's for a
+    function-preserving start, and heads as wide as the towers' keep a converted CLIP's attention shape. Width: the
+    wider tower's; head size: that tower's; heads: as many as the width holds; MLP: the same ratio as that tower's.
+    """
+    given = {key: value for key, value in given.items() if value is not None}
+    wider = vision if vision["hidden_size"] >= text["hidden_size"] else text
+    tower_head = wider.get("head_dim") or wider["hidden_size"] // wider["num_attention_heads"]
+    hidden = given.get("hidden_size", wider["hidden_size"])
+    heads, head_dim = given.get("num_attention_heads"), given.get("head_dim")
+    if heads is None:
+        head = min(head_dim or tower_head, hidden)
+        heads = max(1, hidden // head)
+        if head_dim is None and heads * head != hidden:
+            head_dim = head
+    elif head_dim is None and hidden % heads:  # heads that do not divide the width keep the towers' head size
+        head_dim = max(1, min(tower_head, hidden // heads))
+    ratio = wider["intermediate_size"] / wider["hidden_size"]
+    intermediate = given.get("intermediate_size", max(1, round(hidden * ratio)))
+    return {
+        "hidden_size": hidden,
+        "num_attention_heads": heads,
+        "head_dim": head_dim,
+        "intermediate_size": intermediate,
+    }
 
 
 @strict
@@ -127,15 +162,17 @@ class GrowCLIPSharedConfig(PreTrainedConfig):
     """Shared cross-modal encoder: layers whose weights both modalities use, after the towers and before pooling.
 
     ``num_hidden_layers=0`` (the default) means no shared encoder: the model is then exactly a CLIP model.
+    Sizes left at None fit the towers it joins (``fit_shared_sizes``): the wider tower's width, its head size and its
+    MLP ratio, so ``{"num_hidden_layers": 1}`` alone builds on any CLIP. A saved config holds the resolved numbers.
     """
 
     model_type = "growclip_shared_model"
     base_config_key = "shared_config"
 
-    hidden_size: int = 256
-    intermediate_size: int = 1024
+    hidden_size: int | None = None
+    intermediate_size: int | None = None
     num_hidden_layers: int = 0
-    num_attention_heads: int = 4
+    num_attention_heads: int | None = None
     head_dim: int | None = None
     hidden_act: str = "gelu"
     layer_norm_eps: float = 1e-5
@@ -187,6 +224,14 @@ class GrowCLIPConfig(PreTrainedConfig):
         super().__post_init__(**kwargs)
         if self.projection_dim < 1:
             raise ValueError(f"projection_dim must be >= 1, got {self.projection_dim}.")
+        shared = self.shared_config
+        if None in (shared.hidden_size, shared.num_attention_heads, shared.intermediate_size):
+            given = {key: getattr(shared, key) for key in SHARED_SIZE_KEYS}
+            tower = ("hidden_size", "num_attention_heads", "head_dim", "intermediate_size")
+            towers = [{key: getattr(sub, key) for key in tower} for sub in (self.text_config, self.vision_config)]
+            for key, value in fit_shared_sizes(given, *towers).items():
+                setattr(shared, key, value)
+            _check_heads(shared, "shared_config")
 
     @property
     def has_shared_encoder(self) -> bool:

@@ -54,7 +54,7 @@ def growclip_config_from_clip(clip_config: CLIPConfig, logit_scale: float | None
     return GrowCLIPConfig(
         text_config=text,
         vision_config=vision,
-        shared_config={"num_hidden_layers": 0, "hidden_size": text["hidden_size"]},
+        shared_config={"num_hidden_layers": 0},  # sizes fit the towers (fit_shared_sizes)
         projection_dim=clip_config.projection_dim,
         logit_scale_init_value=float(clip_config.logit_scale_init_value),
         initializer_factor=float(clip_config.initializer_factor),

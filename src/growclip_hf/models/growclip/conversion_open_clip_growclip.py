@@ -181,7 +181,7 @@ def growclip_config_from_open_clip(model_cfg: dict, logit_scale: float | None = 
     return GrowCLIPConfig(
         text_config=text,
         vision_config=vision,
-        shared_config={"num_hidden_layers": 0, "hidden_size": text_width},
+        shared_config={"num_hidden_layers": 0},  # sizes fit the towers (fit_shared_sizes)
         projection_dim=int(model_cfg["embed_dim"]),
         logit_scale_init_value=math.log(1 / 0.07),
         logit_scale_max=scale_max,

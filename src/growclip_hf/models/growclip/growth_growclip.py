@@ -17,10 +17,9 @@ import math
 import torch
 
 from .growth_mapping_growclip import growth_mapping, sub_config_for
-from .growth_targets_growclip import grown_config, head_dim_of
+from .growth_targets_growclip import head_dim_of, validated_growth
 from .modeling_growclip_layers import GrowCLIPLayerNorm
 
-INIT_MODES = ("preserve", "pim", "random")
 _ENCODERS = (
     ("text_model.encoder", "text_config"),
     ("vision_model.encoder", "vision_config"),
@@ -36,13 +35,9 @@ def fresh_model(model_class, config, seed: int):
 
 
 def grow_model(model, target: dict, init: str = "preserve", momentum: float = 0.5, seed: int | None = None):
-    if init not in INIT_MODES:
-        raise ValueError(f"init must be one of {INIT_MODES}, got {init!r}.")
     if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0.0 <= momentum <= 1.0:
         raise ValueError(f"momentum must be a number in [0, 1], got {momentum!r}.")
-    new_config, changes = grown_config(model.config, target)
-    if init == "preserve":
-        _check_preservable(model.config, new_config)
+    new_config, changes = validated_growth(model.config, target, init)
     if seed is None:
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
     new_config.growth_ramp = None
@@ -61,27 +56,6 @@ def grow_model(model, target: dict, init: str = "preserve", momentum: float = 0.
     grown.growth_mapping = mapping
     grown.train(model.training)
     return grown
-
-
-def _check_preservable(old_config, new_config) -> None:
-    ramp = old_config.growth_ramp
-    widened = any(
-        getattr(new_config, name).hidden_size > getattr(old_config, name).hidden_size
-        for name in ("text_config", "vision_config", "shared_config")
-    ) or (new_config.has_shared_encoder and not old_config.has_shared_encoder)
-    if ramp is not None and widened:
-        raise ValueError(
-            "A width-growth ramp is still running (config.growth_ramp); call model.finish_growth_ramp() (or let the "
-            "trainer finish it) before growing hidden_size or adding the shared encoder with init='preserve'."
-        )
-    if new_config.has_shared_encoder and not old_config.has_shared_encoder:
-        needed = max(old_config.text_config.hidden_size, old_config.vision_config.hidden_size)
-        if new_config.shared_config.hidden_size < needed:
-            raise ValueError(
-                f"shared_config.hidden_size={new_config.shared_config.hidden_size} is narrower than the towers "
-                f"({needed}); init='preserve' needs shared_config.hidden_size >= {needed} to pass their output "
-                "through unchanged."
-            )
 
 
 @torch.no_grad()
