@@ -149,9 +149,9 @@ class ContinualRun:
         current = self.trainer.unwrapped_model
         config = type(current.config).from_dict(config_dict)
         model = model_class(config)
-        from ..training.optimization import build_optimizer
+        from ..training.optimization import optimizer_for
 
-        optimizer = build_optimizer(model, self.config.learning_rate, self.config.weight_decay, self.config.betas)
+        optimizer = optimizer_for(model, self.config)
         self.trainer.install(model, optimizer)
         self.accelerator.load_state(str(folder))
         self.state = RunState(**state["run"])

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import torch
 
 from ..models.growclip.growth_mapping_growclip import SliceBlock, growth_mapping
+from .width_rule import refresh_width_scales, width_key
 
 
 def is_no_decay_parameter(name: str, parameter: torch.nn.Parameter) -> bool:
@@ -32,16 +33,24 @@ def _unwrap(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
     return getattr(optimizer, "optimizer", optimizer)
 
 
-def _group_index_for_new_parameter(
-    name: str, parameter: torch.nn.Parameter, old_groups: list, old_names: dict, group_for: Callable | None
-) -> int:
+def _group_index_for_new_parameter(name: str, parameter: torch.nn.Parameter, groups: list, group_for) -> int:
+    """The group of the first same-kind parameter; under a width rule, the group reading the same width (a new one,
+    with the same hyper-parameters, when none does yet: e.g. the first layer of a new shared encoder)."""
     if group_for is not None:
         return group_for(name, parameter)
     kind = is_no_decay_parameter(name, parameter)
-    for index, group in enumerate(old_groups):
-        if any(is_no_decay_parameter(old_names[p], p) == kind for p in group["params"]):
+    same_kind = [index for index, group in enumerate(groups) if group["no_decay"] == kind]
+    if not same_kind:
+        return 0
+    if not any("width_key" in groups[index] for index in same_kind):
+        return same_kind[0]
+    key = width_key(name, parameter)
+    for index in same_kind:
+        if groups[index].get("width_key") == key:
             return index
-    return 0
+    template = {k: v for k, v in groups[same_kind[0]].items() if k not in ("params", "width_key", "lr_scale")}
+    groups.append({**template, "params": [], **({"width_key": key} if key else {})})
+    return len(groups) - 1
 
 
 def transfer_optimizer(
@@ -74,14 +83,16 @@ def transfer_optimizer(
     }
 
     new_groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": []} for g in old_optimizer.param_groups]
+    for group, old_group in zip(new_groups, old_optimizer.param_groups, strict=True):
+        group["no_decay"] = any(is_no_decay_parameter(old_names[p], p) for p in old_group["params"])
     for name, parameter in new_model.named_parameters():
         if not parameter.requires_grad:
             continue
         index = group_of_old.get(name)
         if index is None:
-            index = _group_index_for_new_parameter(name, parameter, old_optimizer.param_groups, old_names, group_for)
+            index = _group_index_for_new_parameter(name, parameter, new_groups, group_for)
         new_groups[index]["params"].append(parameter)
-    new_groups = [group for group in new_groups if group["params"]]
+    new_groups = [{k: v for k, v in group.items() if k != "no_decay"} for group in new_groups if group["params"]]
     accepted = inspect.signature(type(old_optimizer).__init__).parameters
     defaults = {key: value for key, value in old_optimizer.defaults.items() if key in accepted}
     new_optimizer = type(old_optimizer)(new_groups, **defaults)
@@ -98,6 +109,8 @@ def transfer_optimizer(
             continue
         betas = old_optimizer.param_groups[group_of_old[name]].get("betas")
         new_optimizer.state[parameter] = _transfer_state(old_state, parameter, blocks_by_name.get(name, []), betas)
+    # a grown tower reads a wider stream: under a width rule, a smaller rate
+    refresh_width_scales(new_optimizer, getattr(new_model, "config", None))
     return new_optimizer
 
 
