@@ -78,7 +78,8 @@ def plan_proxy_steps(
     return kept, 0
 
 
-def _heldout_loss(model, heldout: dict) -> float:
+def heldout_loss(model, heldout: dict) -> float:
+    """The contrastive loss of ``heldout`` pairs (one process, no gradient); leaves the model in eval mode."""
     model.eval()
     with torch.no_grad():
         out = model(**heldout)
@@ -113,7 +114,7 @@ def run_search(
                 "target": candidate.target,
                 "parameters": sum(p.numel() for p in trial.parameters()),
                 "flops_per_pair": flops,
-                "heldout_loss": _heldout_loss(trial, heldout),
+                "heldout_loss": heldout_loss(trial, heldout),
             }
         )
         del trial

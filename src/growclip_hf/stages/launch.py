@@ -66,6 +66,7 @@ def build_policy(growth: dict) -> GrowthPolicy:
         "trigger",
         "plateau_tail",
         "plateau_min_drop",
+        "slope_min_gain",
     }
     unknown = sorted(set(growth) - known)
     if unknown:
@@ -89,6 +90,7 @@ def build_policy(growth: dict) -> GrowthPolicy:
             name=growth.get("trigger", "every"),
             tail=growth.get("plateau_tail", 0.5),
             min_drop=growth.get("plateau_min_drop", 0.03),
+            min_gain=growth.get("slope_min_gain", 0.01),
         ),
     )
 

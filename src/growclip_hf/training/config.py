@@ -45,6 +45,7 @@ class TrainingConfig:
     max_grad_norm: float = 1.0
     epochs_per_stage: float = 1.0
     steps_per_stage: int | None = None
+    flops_per_stage: float | None = None  # equal compute per chunk: steps = (this - search) / training FLOPs per step
     mixed_precision: str = "no"
     gradient_checkpointing: bool = False
     checkpoint_every: int = 50
@@ -63,6 +64,8 @@ class TrainingConfig:
             raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}.")
         if self.keep_last_checkpoints < 1:
             raise ValueError("keep_last_checkpoints must be >= 1 (resume needs at least one checkpoint).")
+        if self.flops_per_stage is not None and (self.flops_per_stage <= 0 or self.steps_per_stage):
+            raise ValueError("flops_per_stage must be > 0 and cannot be combined with steps_per_stage.")
         if self.lr_schedule not in ("cosine", "wsd"):
             raise ValueError(f"lr_schedule must be 'cosine' or 'wsd', got {self.lr_schedule!r}.")
         if not 0.0 < self.decay_fraction <= 1.0:
