@@ -24,7 +24,9 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 def scripts():
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        yield {name: importlib.import_module(name) for name in ("doc_sections", "growth_efficiency")}
+        yield {
+            name: importlib.import_module(name) for name in ("doc_sections", "growth_efficiency", "precondition_map")
+        }
     finally:
         sys.path.remove(str(BENCHMARKS))
 
@@ -227,3 +229,19 @@ def test_a_smaller_start_is_tagged_in_every_key_and_sets_the_fixed_small_model(s
     small = module.starting_architecture("default", module.START)
     assert small["vision_config"]["hidden_size"] == 64 and small["projection_dim"] == 64
     assert small["text_config"]["hidden_size"] == preset("default")["model"]["text_config"]["hidden_size"]
+
+
+def _cell(width: int, budget: float, seed: int, accuracies: list[float]) -> dict:
+    chunks = [{"chunk": k, "zero_shot": value} for k, value in enumerate(accuracies)]
+    return {"width": width, "budget_tflop": budget, "seed": seed, "parameters": width * 1000, "steps_per_chunk": 9,
+            "chunks": chunks}  # fmt: skip
+
+
+def test_the_precondition_map_names_the_best_width_per_budget_and_chunk(scripts):
+    cells = [_cell(16, 1.0, s, [30.0 + s, 20.0]) for s in (0, 1)] + [
+        _cell(64, 1.0, s, [25.0, 24.0 + 2 * s]) for s in (0, 1)
+    ]
+    text = scripts["precondition_map"].table(cells)
+    assert "| 16 | 16,000 | 9 | 30.5 ± 0.5 (2) | 20.0 ± 0.0 (2) |" in text
+    assert "| 64 | 64,000 | 9 | 25.0 ± 0.0 (2) | 25.0 ± 1.0 (2) |" in text
+    assert text.splitlines()[-1] == "| 1.0 | 16 | 64 |"  # a crossover: the small width first, the large one last
