@@ -96,3 +96,16 @@ def test_growth_lowers_the_rate_of_a_widened_tower_and_places_new_layers_by_widt
     assert scales["shared_encoder.encoder.layers.0.mlp.fc2.weight"] == pytest.approx(0.5)  # a new group
     assert scales["shared_encoder.vision_input_projection.weight"] == pytest.approx(1.0)  # reads the vision stream
     assert scales["visual_projection.weight"] == pytest.approx(0.5)  # now reads the shared encoder's output
+
+
+def test_a_resume_rebuilds_the_groups_that_growth_left():
+    """A checkpoint after growth holds the transferred optimizer; a fresh build for the grown model must load it."""
+    model = perturb_(GrowCLIPModel(tiny_config()))
+    optimizer = build_optimizer(model, 1e-3, 0.1, width_rule="mup", base_width=32)
+    target = {"text_config": {"hidden_size": 64}, "shared_config": {"num_hidden_layers": 1, "hidden_size": 64}}
+    grown = model.grow(target, init="preserve", seed=0)
+    moved = transfer_optimizer(optimizer, model, grown)
+    rebuilt = build_optimizer(grown, 1e-3, 0.1, width_rule="mup", base_width=32)
+    rebuilt.load_state_dict(moved.state_dict())
+    assert _scales(rebuilt, grown) == _scales(moved, grown)
+    assert [len(g["params"]) for g in rebuilt.param_groups] == [len(g["params"]) for g in moved.param_groups]

@@ -39,7 +39,7 @@ def parameter_groups(
             key = width_key(name, parameter) if width_rule == "mup" else None
             decay.setdefault(key, []).append(parameter)
     groups = []
-    for key, params in decay.items():
+    for key, params in sorted(decay.items(), key=lambda item: item[0] or ""):  # the order a transfer also gives
         group = {"params": params, "weight_decay": weight_decay}
         if key is not None:
             if not base_width:

@@ -92,6 +92,8 @@ def transfer_optimizer(
         if index is None:
             index = _group_index_for_new_parameter(name, parameter, new_groups, group_for)
         new_groups[index]["params"].append(parameter)
+    if any("width_key" in group for group in new_groups):  # the order a fresh build gives, so a resume can load it
+        new_groups.sort(key=lambda group: (group["no_decay"], group.get("width_key") or ""))
     new_groups = [{k: v for k, v in group.items() if k != "no_decay"} for group in new_groups if group["params"]]
     accepted = inspect.signature(type(old_optimizer).__init__).parameters
     defaults = {key: value for key, value in old_optimizer.defaults.items() if key in accepted}
