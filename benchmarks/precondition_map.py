@@ -180,6 +180,31 @@ def table(cells: list[dict]) -> str:
     return "\n".join(lines + best_rows)
 
 
+def paired(cells: list[dict]) -> str:
+    """Per budget and chunk, each width against the next smaller one, seed by seed (a crossover changes the sign)."""
+    by_key = {(c["width"], c["budget_tflop"], c["seed"]): c for c in cells}
+    widths = sorted({c["width"] for c in cells})
+    chunks = max(len(c["chunks"]) for c in cells)
+    lines = ["\npaired differences, larger minus smaller width, per seed (points)"]
+    lines.append("| TFLOP/chunk | widths | " + " | ".join(f"chunk {k + 1}" for k in range(chunks)) + " |")
+    lines.append("|---|---|" + "---|" * chunks)
+    for budget in sorted({c["budget_tflop"] for c in cells}):
+        for small, large in zip(widths, widths[1:], strict=False):
+            seeds = sorted(s for w, b, s in by_key if (w, b) == (small, budget) and (large, budget, s) in by_key)
+            if not seeds:
+                continue
+            row = []
+            for k in range(chunks):
+                diffs = [
+                    by_key[(large, budget, s)]["chunks"][k]["zero_shot"]
+                    - by_key[(small, budget, s)]["chunks"][k]["zero_shot"]
+                    for s in seeds
+                ]
+                row.append(" / ".join(f"{d:+.1f}" for d in diffs))
+            lines.append(f"| {budget} | {large} - {small} | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64, 128])
@@ -220,6 +245,7 @@ def main() -> None:
                     args.store.write_text(json.dumps(store, indent=1))
     print(f"setup: {store.get('setup')}")
     print(table(store["cells"]))
+    print(paired(store["cells"]))
 
 
 if __name__ == "__main__":

@@ -245,3 +245,5 @@ def test_the_precondition_map_names_the_best_width_per_budget_and_chunk(scripts)
     assert "| 16 | 16,000 | 9 | 30.5 ± 0.5 (2) | 20.0 ± 0.0 (2) |" in text
     assert "| 64 | 64,000 | 9 | 25.0 ± 0.0 (2) | 25.0 ± 1.0 (2) |" in text
     assert text.splitlines()[-1] == "| 1.0 | 16 | 64 |"  # a crossover: the small width first, the large one last
+    pairs = scripts["precondition_map"].paired(cells)
+    assert pairs.splitlines()[-1] == "| 1.0 | 64 - 16 | -5.0 / -6.0 | +4.0 / +6.0 |"  # seed by seed
