@@ -25,7 +25,9 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 def scripts():
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        yield {name: importlib.import_module(name) for name in ("doc_sections", "growth_efficiency")}
+        yield {
+            name: importlib.import_module(name) for name in ("doc_sections", "growth_efficiency", "precondition_map")
+        }
     finally:
         sys.path.remove(str(BENCHMARKS))
 
@@ -261,3 +263,21 @@ def test_real_sizes_table_relates_the_search_peak_to_weights_and_adamw(monkeypat
     rows = real_sizes.table({"vit-b-32": {"no": fp32, "bf16": None}, "vit-l-14": {"no": large}}).splitlines()
     assert rows[2] == "| ViT-B/32 | 100.0M | 1.20 | 4.0 | 2.00 | not measured | 3.60 | 1.60 | 3.00 | 1.20 | 6.0 |"
     assert "| ViT-L/14 |" in rows[3] and rows[3].count("not measured") == 3
+
+
+def _cell(width: int, budget: float, seed: int, accuracies: list[float]) -> dict:
+    chunks = [{"chunk": k, "zero_shot": value} for k, value in enumerate(accuracies)]
+    return {"width": width, "budget_tflop": budget, "seed": seed, "parameters": width * 1000, "steps_per_chunk": 9,
+            "chunks": chunks}  # fmt: skip
+
+
+def test_the_precondition_map_names_the_best_width_per_budget_and_chunk(scripts):
+    cells = [_cell(16, 1.0, s, [30.0 + s, 20.0]) for s in (0, 1)] + [
+        _cell(64, 1.0, s, [25.0, 24.0 + 2 * s]) for s in (0, 1)
+    ]
+    text = scripts["precondition_map"].table(cells)
+    assert "| 16 | 16,000 | 9 | 30.5 ± 0.5 (2) | 20.0 ± 0.0 (2) |" in text
+    assert "| 64 | 64,000 | 9 | 25.0 ± 0.0 (2) | 25.0 ± 1.0 (2) |" in text
+    assert text.splitlines()[-1] == "| 1.0 | 16 | 64 |"  # a crossover: the small width first, the large one last
+    pairs = scripts["precondition_map"].paired(cells)
+    assert pairs.splitlines()[-1] == "| 1.0 | 64 - 16 | -5.0 / -6.0 | +4.0 / +6.0 |"  # seed by seed

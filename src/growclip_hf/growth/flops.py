@@ -52,3 +52,13 @@ def parameter_count(config) -> int:
     with torch.device("meta"):
         model = GrowCLIPModel(config)
     return sum(p.numel() for p in model.parameters())
+
+
+def steps_within_budget(budget_flops: float, pairs_per_step: int, config, spent: float = 0.0, text_tokens=32) -> int:
+    """Optimizer steps that the rest of a per-chunk FLOP budget buys for ``config`` (at least 1).
+
+    Equal compute per chunk: every arm gets ``(budget - spent) / FLOPs per step`` steps, whatever its width, with
+    ``spent`` what the chunk already used (the growth search's proxies), as TiC-CLIP fixes compute per time step.
+    """
+    per_step = pairs_per_step * training_flops_per_pair(config, text_tokens)
+    return max(1, int((budget_flops - spent) // per_step))

@@ -30,6 +30,7 @@ class StageContext:
     pairs_per_step: int = 0
     heldout: dict | None = None
     previous_losses: list[float] | None = None  # the previous stage's training loss per step, for the trigger
+    previous_curve: list | None = None  # its (cumulative FLOPs, held-out loss) readings, for the slope trigger
 
 
 @dataclass
@@ -54,7 +55,7 @@ class GrowthPolicy:
 
     def trigger_reading(self, context: StageContext) -> dict:
         """Whether to decide at this boundary at all (see ``growth.trigger``); cheap, so it runs first."""
-        return self.trigger.reading(context.previous_losses)
+        return self.trigger.reading(context.previous_losses, context.previous_curve)
 
     def record_base(self, params: int, samples: int) -> None:
         """The first stage's size and data define the budget's unit."""

@@ -80,7 +80,8 @@ def plan_proxy_steps(
     return kept, 0
 
 
-def _heldout_loss(model, heldout: dict) -> float:
+def heldout_loss(model, heldout: dict) -> float:
+    """The contrastive loss of ``heldout`` pairs (one process, no gradient); leaves the model in eval mode."""
     model.eval()
     with torch.no_grad():
         out = model(**heldout)
@@ -115,7 +116,7 @@ def run_search(
                 "target": candidate.target,
                 "parameters": sum(p.numel() for p in trial.parameters()),
                 "flops_per_pair": flops,
-                "heldout_loss": _heldout_loss(trial, heldout),
+                "heldout_loss": heldout_loss(trial, heldout),
             }
         )
         del trial

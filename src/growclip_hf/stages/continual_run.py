@@ -24,9 +24,10 @@ from tqdm.auto import tqdm
 from ..continual import ContinualStrategy, SequentialFineTuning
 from ..continual.base import frozen_copy
 from ..faults import kill_point
-from ..growth.flops import training_flops_per_pair
+from ..growth.flops import steps_within_budget, training_flops_per_pair
 from ..growth.plan_check import check_growth_plan
 from ..growth.policies import GrowthPolicy, StageContext, decision_line
+from ..growth.search import heldout_loss
 from ..training.batching import batch_to
 from ..training.checkpointing import (
     CHECKPOINT_PREFIX,
@@ -38,6 +39,7 @@ from ..training.config import TrainingConfig
 from ..training.optimizer_spill import spilled_optimizer_state
 from ..training.proxy import ProxyTrainer
 from ..training.trainer import StreamTrainer
+from .learning_curve import CURVE_POINTS, reading_flops, reading_steps
 
 SEARCH_PROXY_BATCHES, SEARCH_HELDOUT_PAIRS = 4, 256
 
@@ -75,11 +77,14 @@ class RunState:
     stage_complete: bool = False
     train_flops: float = 0.0
     search_flops: float = 0.0
+    stage_search_flops: float = 0.0  # this stage's search: spent out of its budget under training.flops_per_stage
     strategy_task: int = -1
     base_params: int = 0  # the budget's unit (first stage's model and data), fixed for the whole run
     base_samples: int = 0
     stage_losses: list = field(default_factory=list)  # this stage's training loss per step (the growth trigger)
     previous_stage_losses: list = field(default_factory=list)
+    stage_curve: list = field(default_factory=list)  # [cumulative train FLOPs, held-out loss] (slope trigger)
+    previous_stage_curve: list = field(default_factory=list)
 
 
 class ContinualRun:
@@ -113,6 +118,7 @@ class ContinualRun:
         self.loader = None
         self._pending_loader_state = None
         self.stage_results: list[dict] = []
+        self._curve_heldout: tuple[int, dict] | None = None
 
     # -- bookkeeping ---------------------------------------------------------------------------------------------
     @property
@@ -123,6 +129,13 @@ class ContinualRun:
         return self.config.batch_size * self.config.accumulation_steps * self.accelerator.num_processes
 
     def stage_steps(self, stage: int) -> int:
+        """Steps of ``stage``: fixed, or what its FLOP budget buys for the current model after the search, or passes."""
+        if self.config.flops_per_stage:
+            model_config = self.trainer.unwrapped_model.config
+            spent = self.state.stage_search_flops
+            if self._reads_curve(stage):
+                spent += reading_flops(model_config, SEARCH_HELDOUT_PAIRS, CURVE_POINTS)
+            return steps_within_budget(self.config.flops_per_stage, self.global_batch(), model_config, spent=spent)
         if self.config.steps_per_stage:
             return int(self.config.steps_per_stage)
         return max(1, math.ceil(self.plan.train_pairs(stage) * self.config.epochs_per_stage / self.global_batch()))
@@ -157,9 +170,9 @@ class ContinualRun:
         current = self.trainer.unwrapped_model
         config = type(current.config).from_dict(config_dict)
         model = model_class(config)
-        from ..training.optimization import build_optimizer
+        from ..training.optimization import optimizer_for
 
-        optimizer = build_optimizer(model, self.config.learning_rate, self.config.weight_decay, self.config.betas)
+        optimizer = optimizer_for(model, self.config)
         self.trainer.install(model, optimizer)
         self.accelerator.load_state(str(folder))
         self.state = RunState(**state["run"])
@@ -207,7 +220,9 @@ class ContinualRun:
         self.trainer.release_gradients()  # the search and growth hold a candidate beside the model: not its gradients
         model = self.trainer.unwrapped_model
         previous = frozen_copy(model) if self.strategy.needs_previous_model else None
-        flops = self.stage_steps(stage) * self.global_batch() * training_flops_per_pair(model.config)
+        flops = self.config.flops_per_stage or (
+            self.stage_steps(stage) * self.global_batch() * training_flops_per_pair(model.config)
+        )
         decision = [None]
         if self.is_main:
             context = StageContext(
@@ -217,6 +232,7 @@ class ContinualRun:
                 stage_flops=flops,
                 seed=self.config.seed + stage,
                 previous_losses=self.state.previous_stage_losses,
+                previous_curve=self.state.previous_stage_curve,
             )
             parked = contextlib.nullcontext()
             if self.policy.needs_search_data() and self.policy.trigger_reading(context)["fire"]:
@@ -247,7 +263,8 @@ class ContinualRun:
                 stage=stage, policy=record["policy"], choice=record.get("choice"), samples_seen=self.state.samples_seen
             )
         self._check_processes_agree()
-        self.state.search_flops += record.get("search", {}).get("search_flops", 0.0)
+        self.state.stage_search_flops = record.get("search", {}).get("search_flops", 0.0)
+        self.state.search_flops += self.state.stage_search_flops
         self.state.grown_for_stage = stage
         self._start_task(stage, previous, target)
         params = sum(p.numel() for p in self.trainer.unwrapped_model.parameters())
@@ -288,6 +305,7 @@ class ContinualRun:
             total=steps, initial=self.state.step_in_stage, desc=f"stage {stage}", disable=not self.is_main, leave=False
         )
         flops_per_pair = training_flops_per_pair(self.trainer.unwrapped_model.config)
+        curve_steps = set(reading_steps(steps, self.config)) if self._reads_curve(stage) else set()
         window_start, window_pairs = time.perf_counter(), 0
         while self.state.step_in_stage < steps:
             micro_batches = [next(self.loader) for _ in range(self.config.accumulation_steps)]
@@ -303,6 +321,8 @@ class ContinualRun:
             self.state.samples_seen += pairs
             self.state.train_flops += pairs * flops_per_pair
             window_pairs += pairs
+            if self.state.step_in_stage - 1 in curve_steps:
+                self._read_curve(stage)
             progress.update(1)
             if self.state.global_step % self.config.log_every == 0 or self.state.step_in_stage == steps:
                 rate = window_pairs / max(time.perf_counter() - window_start, 1e-9)
@@ -324,6 +344,25 @@ class ContinualRun:
             if self.state.global_step % self.config.checkpoint_every == 0 and self.state.step_in_stage < steps:
                 self._checkpoint()
         progress.close()
+
+    def _reads_curve(self, stage: int) -> bool:
+        """The slope trigger reads a learning curve in every stage whose next boundary a data-driven policy decides."""
+        policy = self.policy
+        return policy.trigger.name == "slope" and policy.name in ("auto", "random") and stage < self.plan.num_stages - 1
+
+    def _read_curve(self, stage: int) -> None:
+        """One point of the learning curve: the held-out loss of the stage's new chunk at the compute spent so far."""
+        model = self.trainer.unwrapped_model
+        self.state.search_flops += reading_flops(model.config, SEARCH_HELDOUT_PAIRS, 1)
+        if not self.is_main:
+            return
+        if self._curve_heldout is None or self._curve_heldout[0] != stage:
+            seed = self.config.seed + stage  # the held-out pairs the search of this chunk scores on
+            _, heldout = self.plan.search_data(stage, self.config.batch_size, 0, SEARCH_HELDOUT_PAIRS, seed)
+            self._curve_heldout = (stage, batch_to(heldout, self.accelerator.device))
+        loss = heldout_loss(model, self._curve_heldout[1])
+        model.train()
+        self.state.stage_curve.append([self.state.train_flops, round(loss, 6)])
 
     def _finish_stage(self, stage: int) -> None:
         model = self.trainer.unwrapped_model
@@ -353,8 +392,11 @@ class ContinualRun:
             stage=stage + 1,
             step_in_stage=0,
             stage_complete=False,
+            stage_search_flops=0.0,
             stage_losses=[],
             previous_stage_losses=self.state.stage_losses,
+            stage_curve=[],
+            previous_stage_curve=self.state.stage_curve,
         )
 
     def _save_stage(self, stage: int) -> None:

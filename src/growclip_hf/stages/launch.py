@@ -75,6 +75,7 @@ def build_policy(growth: dict) -> GrowthPolicy:
             name=growth.get("trigger", "every"),
             tail=growth.get("plateau_tail", 0.5),
             min_drop=growth.get("plateau_min_drop", 0.03),
+            min_gain=growth.get("slope_min_gain", 0.01),
         ),
     )
 

@@ -35,6 +35,7 @@ GROWTH_KEYS = {
     "trigger",
     "plateau_tail",
     "plateau_min_drop",
+    "slope_min_gain",
 }
 # Settings that may differ on --resume when the user names them (--allow-change): they change neither the data order,
 # the optimisation nor the architecture of what is already trained.

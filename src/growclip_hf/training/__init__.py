@@ -1,7 +1,7 @@
 """Training: the step engine (one Accelerator), the optimizer and its transfer across growth, checkpoints."""
 
 from .config import TrainingConfig
-from .optimization import build_optimizer, parameter_groups, warmup_cosine
+from .optimization import build_optimizer, parameter_groups, warmup_cosine, warmup_stable_decay
 from .optimizer_transfer import is_no_decay_parameter, transfer_optimizer
 from .proxy import ProxyTrainer
 from .trainer import StreamTrainer
@@ -15,4 +15,5 @@ __all__ = [
     "parameter_groups",
     "transfer_optimizer",
     "warmup_cosine",
+    "warmup_stable_decay",
 ]

@@ -38,9 +38,14 @@ class TrainingConfig:
     betas: tuple[float, float] = (0.9, 0.98)
     warmup_steps: int = 10
     min_lr_ratio: float = 0.1
+    lr_schedule: str = "cosine"  # or "wsd": warmup, the peak, then a linear decay over the last decay_fraction
+    decay_fraction: float = 0.2
+    lr_width_rule: str = "none"  # or "mup": hidden matrices train at learning_rate * lr_base_width / width
+    lr_base_width: int | None = None
     max_grad_norm: float = 1.0
     epochs_per_stage: float = 1.0
     steps_per_stage: int | None = None
+    flops_per_stage: float | None = None  # equal compute per chunk: steps = (this - search) / training FLOPs per step
     mixed_precision: str = "no"
     gradient_checkpointing: bool = False
     checkpoint_every: int = 50
@@ -59,6 +64,16 @@ class TrainingConfig:
             raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}.")
         if self.keep_last_checkpoints < 1:
             raise ValueError("keep_last_checkpoints must be >= 1 (resume needs at least one checkpoint).")
+        if self.flops_per_stage is not None and (self.flops_per_stage <= 0 or self.steps_per_stage):
+            raise ValueError("flops_per_stage must be > 0 and cannot be combined with steps_per_stage.")
+        if self.lr_schedule not in ("cosine", "wsd"):
+            raise ValueError(f"lr_schedule must be 'cosine' or 'wsd', got {self.lr_schedule!r}.")
+        if not 0.0 < self.decay_fraction <= 1.0:
+            raise ValueError(f"decay_fraction must be in (0, 1], got {self.decay_fraction}.")
+        if self.lr_width_rule not in ("none", "mup"):
+            raise ValueError(f"lr_width_rule must be 'none' or 'mup', got {self.lr_width_rule!r}.")
+        if self.lr_width_rule == "mup" and not (self.lr_base_width and self.lr_base_width > 0):
+            raise ValueError("lr_width_rule='mup' needs lr_base_width > 0 (the width that trains at learning_rate).")
         self.betas = tuple(self.betas)
 
     @classmethod

@@ -10,7 +10,7 @@ from accelerate import Accelerator
 from ..objective import contrastive_backward
 from .batching import batch_to
 from .config import TrainingConfig
-from .optimization import build_optimizer, set_learning_rate, warmup_cosine
+from .optimization import lr_multiplier, optimizer_for, set_learning_rate
 from .optimizer_transfer import transfer_optimizer
 from .ramp import advance_growth_ramp
 
@@ -29,7 +29,7 @@ class StreamTrainer:
         self.accelerator = accelerator or Accelerator(mixed_precision=config.mixed_precision)
         self.model = None
         self.optimizer = None
-        self.install(model, build_optimizer(model, config.learning_rate, config.weight_decay, config.betas))
+        self.install(model, optimizer_for(model, config))
 
     # -- model and optimizer -------------------------------------------------------------------------------------
     def install(self, model, optimizer) -> None:
@@ -60,10 +60,11 @@ class StreamTrainer:
 
     # -- one optimizer step --------------------------------------------------------------------------------------
     def learning_rate(self, step_in_stage: int, stage_steps: int) -> float:
-        config = self.config
-        return config.learning_rate * warmup_cosine(
-            step_in_stage, stage_steps, config.warmup_steps, config.min_lr_ratio
+        c = self.config
+        multiplier = lr_multiplier(
+            c.lr_schedule, step_in_stage, stage_steps, c.warmup_steps, c.min_lr_ratio, c.decay_fraction
         )
+        return c.learning_rate * multiplier
 
     def step(
         self,

@@ -1,0 +1,252 @@
+"""The precondition for growth to pay: which fixed width is best at which budget per chunk, on a stream whose demand
+grows (``growclip_hf.data.benchmark.growing_concepts``: new emoji concepts every chunk, rendered afresh, zero-shot over
+every concept seen so far on held-out renders).
+
+Every arm gets the same FLOPs per chunk (steps = budget / training FLOPs per step, ``growth.flops``), a warmup-stable-
+decay schedule per chunk (each chunk ends decayed, where it is evaluated) and a learning rate per width (µP-style:
+hidden matrices at ``lr * base_width / width``). A growing model can only win where this map shows a crossover: a
+smaller width best on the first chunks, a larger one on the last.
+
+Cells are stored one by one in ``--store`` (JSON, resumable: a cell already there is skipped), so seeds and budgets
+can be added later; ``--table-only`` prints the table of what is stored.
+
+  .venv/bin/python benchmarks/precondition_map.py --widths 16 32 64 128 --budgets 0.1 0.32 1.0 --seeds 0 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from accelerate import Accelerator  # noqa: E402
+
+from growclip_hf import GrowCLIPConfig, GrowCLIPModel  # noqa: E402
+from growclip_hf.data.benchmark.growing_concepts import ZEROSHOT_TEMPLATE, GrowingConceptStream  # noqa: E402
+from growclip_hf.data.transforms import ClipImageTransform  # noqa: E402
+from growclip_hf.growth.flops import parameter_count, steps_within_budget, training_flops_per_pair  # noqa: E402
+from growclip_hf.models.tokenization import train_tokenizer  # noqa: E402
+from growclip_hf.training import StreamTrainer, TrainingConfig  # noqa: E402
+
+CONTEXT = 16
+PIXELS = ClipImageTransform(0, 0, 0, (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))
+STORE = Path(__file__).parent / "results" / "precondition_map.json"
+
+
+def model_config(width: int, args, tokenizer) -> GrowCLIPConfig:
+    tower = {
+        "hidden_size": width,
+        "intermediate_size": 4 * width,
+        "num_hidden_layers": args.layers,
+        "num_attention_heads": max(1, width // 16),
+    }
+    return GrowCLIPConfig(
+        text_config={
+            **tower,
+            "vocab_size": len(tokenizer),
+            "max_position_embeddings": CONTEXT,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        },
+        vision_config={**tower, "image_size": args.image_size, "patch_size": args.patch_size},
+        shared_config={**tower, "num_hidden_layers": 0},
+        projection_dim=width,
+    )
+
+
+def batch(images: np.ndarray, captions: list[str] | None, tokenizer) -> dict:
+    pixels = PIXELS.normalize_batch(torch.from_numpy(images).permute(0, 3, 1, 2))
+    out = {"pixel_values": pixels}
+    if captions is not None:
+        tokens = tokenizer(captions, padding="max_length", max_length=CONTEXT, truncation=True, return_tensors="pt")
+        out.update(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
+    return out
+
+
+@torch.no_grad()
+def zero_shot(model, stream, chunk: int, heldout, tokenizer) -> float:
+    """Top-1 over every concept seen after ``chunk``, on held-out renders."""
+    model.eval()
+    names = [ZEROSHOT_TEMPLATE.format(c.name) for c in stream.seen(chunk)]
+    text = torch.cat(
+        [_embeds(model.get_text_features(**_tokens(names[i : i + 512], tokenizer))) for i in range(0, len(names), 512)]
+    )
+    images, labels = heldout
+    image = torch.cat(
+        [
+            _embeds(model.get_image_features(batch(images[i : i + 512], None, tokenizer)["pixel_values"]))
+            for i in range(0, len(images), 512)
+        ]
+    )
+    text, image = (torch.nn.functional.normalize(x, dim=-1) for x in (text, image))
+    predicted = (image @ text.T).argmax(dim=1).numpy()
+    model.train()
+    return float((predicted == labels).mean() * 100)
+
+
+def _embeds(output):
+    return output if isinstance(output, torch.Tensor) else output.pooler_output
+
+
+def _tokens(texts, tokenizer) -> dict:
+    tokens = tokenizer(texts, padding="max_length", max_length=CONTEXT, truncation=True, return_tensors="pt")
+    return {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"]}
+
+
+def run_cell(width: int, budget: float, seed: int, args, stream, tokenizer, heldouts, accelerator) -> dict:
+    torch.manual_seed(seed)
+    config = model_config(width, args, tokenizer)
+    model = GrowCLIPModel(config)
+    settings = TrainingConfig(
+        output_dir=tempfile.mkdtemp(prefix="precondition-"),
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        lr_schedule="wsd",
+        decay_fraction=0.2,
+        lr_width_rule="mup",
+        lr_base_width=args.base_width,
+        min_lr_ratio=0.0,
+        tracker=None,
+        seed=seed,
+    )
+    trainer = StreamTrainer(settings, model, accelerator=accelerator)
+    steps = steps_within_budget(budget * 1e12, args.batch_size, config, text_tokens=CONTEXT)
+    started, chunks = time.perf_counter(), []
+    for chunk in range(stream.num_chunks):
+        rng = np.random.default_rng([seed, chunk])  # the same pairs, in the same order, for every width
+        warmup = max(1, steps // 20)
+        trainer.config.warmup_steps = warmup
+        losses = []
+        for step in range(steps):
+            images, captions = stream.sample(chunk, args.batch_size, rng)
+            losses.append(trainer.step([batch(images, captions, tokenizer)], trainer.learning_rate(step, steps)))
+        accuracy = zero_shot(trainer.unwrapped_model, stream, chunk, heldouts[chunk], tokenizer)
+        chunks.append({"chunk": chunk, "zero_shot": accuracy, "final_loss": statistics.fmean(losses[-10:])})
+        print(f"  width {width} budget {budget} seed {seed} chunk {chunk}: {steps} steps, {accuracy:.1f} %", flush=True)
+    return {
+        "width": width,
+        "budget_tflop": budget,
+        "seed": seed,
+        "parameters": parameter_count(config),
+        "flops_per_pair": training_flops_per_pair(config, CONTEXT),
+        "steps_per_chunk": steps,
+        "seconds": round(time.perf_counter() - started, 1),
+        "chunks": chunks,
+    }
+
+
+def table(cells: list[dict]) -> str:
+    """Per budget: zero-shot after each chunk per width (mean ± half-range over seeds), the best width marked."""
+    lines = []
+    budgets = sorted({c["budget_tflop"] for c in cells})
+    widths = sorted({c["width"] for c in cells})
+    chunks = max(len(c["chunks"]) for c in cells)
+    best_rows = []
+    for budget in budgets:
+        lines.append(f"\nbudget {budget} TFLOP per chunk (zero-shot % over concepts seen, mean ± half-range, seeds)")
+        lines.append(
+            "| width | params | steps/chunk | " + " | ".join(f"after chunk {k + 1}" for k in range(chunks)) + " |"
+        )
+        lines.append("|---|---:|---:|" + "---:|" * chunks)
+        means = {}
+        for width in widths:
+            runs = [c for c in cells if c["budget_tflop"] == budget and c["width"] == width]
+            if not runs:
+                continue
+            row = []
+            for k in range(chunks):
+                values = [r["chunks"][k]["zero_shot"] for r in runs if len(r["chunks"]) > k]
+                means[(width, k)] = statistics.fmean(values)
+                spread = (max(values) - min(values)) / 2
+                row.append(f"{means[(width, k)]:.1f} ± {spread:.1f} ({len(values)})")
+            lines.append(
+                f"| {width} | {runs[0]['parameters']:,} | {runs[0]['steps_per_chunk']} | " + " | ".join(row) + " |"
+            )
+        best = [max((w for w in widths if (w, k) in means), key=lambda w: means[(w, k)]) for k in range(chunks)]
+        best_rows.append(f"| {budget} | " + " | ".join(str(w) for w in best) + " |")
+    lines.append("\nbest width per budget and chunk")
+    lines.append("| TFLOP/chunk | " + " | ".join(f"chunk {k + 1}" for k in range(chunks)) + " |")
+    lines.append("|---|" + "---:|" * chunks)
+    return "\n".join(lines + best_rows)
+
+
+def paired(cells: list[dict]) -> str:
+    """Per budget and chunk, each width against the next smaller one, seed by seed (a crossover changes the sign)."""
+    by_key = {(c["width"], c["budget_tflop"], c["seed"]): c for c in cells}
+    widths = sorted({c["width"] for c in cells})
+    chunks = max(len(c["chunks"]) for c in cells)
+    lines = ["\npaired differences, larger minus smaller width, per seed (points)"]
+    lines.append("| TFLOP/chunk | widths | " + " | ".join(f"chunk {k + 1}" for k in range(chunks)) + " |")
+    lines.append("|---|---|" + "---|" * chunks)
+    for budget in sorted({c["budget_tflop"] for c in cells}):
+        for small, large in zip(widths, widths[1:], strict=False):
+            seeds = sorted(s for w, b, s in by_key if (w, b) == (small, budget) and (large, budget, s) in by_key)
+            if not seeds:
+                continue
+            row = []
+            for k in range(chunks):
+                diffs = [
+                    by_key[(large, budget, s)]["chunks"][k]["zero_shot"]
+                    - by_key[(small, budget, s)]["chunks"][k]["zero_shot"]
+                    for s in seeds
+                ]
+                row.append(" / ".join(f"{d:+.1f}" for d in diffs))
+            lines.append(f"| {budget} | {large} - {small} | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64, 128])
+    parser.add_argument("--budgets", type=float, nargs="+", default=[0.1, 0.32, 1.0], help="TFLOP per chunk")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--chunks", type=int, default=3)
+    parser.add_argument("--concepts-per-chunk", type=int, default=200)
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--patch-size", type=int, default=8)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak rate of a base-width model")
+    parser.add_argument("--base-width", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="2 threads on 2 shared cores thrashed: 0.86 s a step")
+    parser.add_argument("--store", type=Path, default=STORE)
+    parser.add_argument("--table-only", action="store_true")
+    args = parser.parse_args()
+    store = json.loads(args.store.read_text()) if args.store.exists() else {"cells": []}
+    if not args.table_only:
+        torch.set_num_threads(args.threads)
+        stream = GrowingConceptStream(args.concepts_per_chunk, args.chunks, args.image_size)
+        tokenizer = train_tokenizer(stream.all_captions(), vocab_size=1024, context_length=CONTEXT)
+        heldouts = [stream.heldout(chunk) for chunk in range(args.chunks)]
+        accelerator = Accelerator(cpu=True)
+        setup = {k: v for k, v in vars(args).items() if k not in ("widths", "budgets", "seeds", "store", "table_only")}
+        store["setup"] = {**setup, "threads": args.threads}
+        for seed in args.seeds:
+            for budget in args.budgets:
+                for width in args.widths:
+                    done = [
+                        c for c in store["cells"] if (c["width"], c["budget_tflop"], c["seed"]) == (width, budget, seed)
+                    ]
+                    if done:
+                        continue
+                    cell = run_cell(width, budget, seed, args, stream, tokenizer, heldouts, accelerator)
+                    store["cells"].append(cell)
+                    args.store.parent.mkdir(parents=True, exist_ok=True)
+                    args.store.write_text(json.dumps(store, indent=1))
+    print(f"setup: {store.get('setup')}")
+    print(table(store["cells"]))
+    print(paired(store["cells"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Equal compute per chunk: ``training.flops_per_stage`` sizes every stage's steps by its FLOPs, growth included."""
+
+import json
+
+import pytest
+
+from growclip_hf import GrowCLIPConfig
+from growclip_hf.growth.flops import steps_within_budget, training_flops_per_pair
+from growclip_hf.stages.launch import build_run
+from growclip_hf.training import TrainingConfig
+
+from .helpers import tiny_config
+from .stream_helpers import tiny_stream_settings, write_yearly_stream
+
+
+def test_steps_are_what_the_budget_buys_after_the_search():
+    config = tiny_config()
+    per_step = 16 * training_flops_per_pair(config)
+    assert steps_within_budget(10.5 * per_step, 16, config) == 10
+    assert steps_within_budget(10.5 * per_step, 16, config, spent=3 * per_step) == 7
+    assert steps_within_budget(0.5 * per_step, 16, config) == 1  # a stage always trains
+
+
+def test_a_budget_and_fixed_steps_do_not_mix():
+    with pytest.raises(ValueError, match="flops_per_stage"):
+        TrainingConfig(flops_per_stage=1e9, steps_per_stage=4)
+
+
+def test_every_stage_spends_the_same_flops_and_a_grown_model_takes_fewer_steps(tmp_path):
+    stream = write_yearly_stream(tmp_path / "stream", per_year=48)
+    settings = tiny_stream_settings(tmp_path / "run")
+    settings["training"].pop("steps_per_stage")
+    start = GrowCLIPConfig(**settings["model"])
+    grown = GrowCLIPConfig(**{**settings["model"], "vision_config": {**settings["model"]["vision_config"],
+                                                                     "num_hidden_layers": 2}})  # fmt: skip
+    per_step = [16 * training_flops_per_pair(config) for config in (start, grown)]
+    budget = 6.5 * per_step[0]
+    settings["training"]["flops_per_stage"] = budget
+    settings["data"] = {"stream": {"source": str(stream / "*" / "*.parquet"), "by": "year"}, "image_column": "jpg",
+                        "text_column": "txt", "heldout_fraction": 0.15}  # fmt: skip
+    build_run(settings, tmp_path / "run").run()
+    stages = [json.loads(line) for line in (tmp_path / "run" / "stages.jsonl").read_text().splitlines()]
+    spent = [stages[0]["train_flops"], stages[1]["train_flops"] - stages[0]["train_flops"]]
+    for flops, cost in zip(spent, per_step, strict=True):
+        assert budget - cost < flops <= budget  # what the budget buys, to within one step
+    log = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
+    steps = [sum(1 for row in log if row["stage"] == k) for k in (0, 1)]
+    assert steps[0] == 6 and steps[1] == int(budget // per_step[1]) < 6  # the grown tower costs more per step
