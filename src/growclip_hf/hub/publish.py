@@ -42,10 +42,15 @@ def _branch_heads(api: HfApi, repo_id: str) -> tuple[dict[str, str], dict[str, s
     return {b.name: b.target_commit for b in refs.branches}, {t.name: t.target_commit for t in refs.tags}
 
 
-def _commit_exactly(api: HfApi, repo_id: str, branch: str, head: str, files: dict[str, bytes], message: str) -> str:
+def _commit_exactly(
+    api: HfApi, repo_id: str, branch: str, head: str, files: dict[str, bytes | Path], message: str
+) -> str:
     """Make ``branch`` hold exactly ``files`` in one commit on top of ``head`` (no commit when nothing changed)."""
     remote = with_retries(lambda: api.list_repo_files(repo_id, revision=branch), "list_repo_files")
-    operations = [CommitOperationAdd(path, content) for path, content in sorted(files.items())]
+    operations = [
+        CommitOperationAdd(path, content if isinstance(content, bytes) else str(content))
+        for path, content in sorted(files.items())
+    ]
     operations += [CommitOperationDelete(path) for path in sorted(set(remote) - set(files))]
     info = with_retries(
         lambda: api.create_commit(repo_id, operations, commit_message=message, revision=branch, parent_commit=head),
@@ -81,7 +86,7 @@ def push_stage(
     if created_branch:
         with_retries(lambda: api.create_branch(repo_id, branch=branch, revision="main", exist_ok=True), "create_branch")
         branches, tags = _branch_heads(api, repo_id)
-    info = json.loads(files["stage_info.json"]) if "stage_info.json" in files else {}
+    info = json.loads((stage_dir / "stage_info.json").read_text()) if "stage_info.json" in files else {}
     message = f"Stage {stage_index}: {info.get('architecture', 'model')}"
     try:
         commit = _commit_exactly(api, repo_id, branch, branches[branch], files, message)

@@ -13,7 +13,9 @@ _SKIPPED_PARTS = {"__pycache__", ".git", ".ipynb_checkpoints"}
 _FORBIDDEN_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".ckpt"}
 
 
-def _folder_files(folder: Path, prefix: str = "") -> dict[str, bytes]:
+def _folder_files(folder: Path, prefix: str = "") -> dict[str, Path]:
+    """Path in repo -> the file on disk: uploads stream it (a real-size checkpoint is GBs; read whole, it used to
+    double the publishing process's memory)."""
     files = {}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
@@ -21,7 +23,7 @@ def _folder_files(folder: Path, prefix: str = "") -> dict[str, bytes]:
             continue
         if path.suffix in _FORBIDDEN_SUFFIXES:
             raise ValueError(f"{path} is a pickle-based weight file; only safetensors are published.")
-        files[prefix + relative.as_posix()] = path.read_bytes()
+        files[prefix + relative.as_posix()] = path
     return files
 
 
@@ -42,8 +44,9 @@ def stage_files(
     stage: int,
     run_dir: Path | None = None,
     demo_dir: Path | None = DEFAULT_DEMO_DIR,
-) -> dict[str, bytes]:
-    """Path in repo -> bytes for exactly this stage; nothing from other stage folders is read."""
+) -> dict[str, bytes | Path]:
+    """Path in repo -> bytes (generated files) or a file path (files of the folder) for exactly this stage; nothing
+    from other stage folders is read."""
     stage_dir = Path(stage_dir)
     check_stage_dir(stage_dir)
     files = _folder_files(stage_dir)
