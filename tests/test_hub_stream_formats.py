@@ -3,8 +3,8 @@
 One repository holds the same pairs as parquet shards, webdataset shards and an image folder (``metadata.jsonl``).
 For each: a loader checkpointed mid-pass (its state through the checkpoint codec) resumes to exactly the
 uninterrupted order, which is also the local copy's order; held-out pairs are one set whatever the source and the
-process; a run over the three (a stage each) killed inside every stage and resumed ends with the uninterrupted run's
-weights.
+process; a run over webdataset and image-folder chunks (a stage each) killed inside every stage and resumed ends with
+the uninterrupted run's weights (parquet from the Hub: tests/test_kill_anywhere.py).
 """
 
 import hashlib
@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
+import torch
 import yaml
 from huggingface_hub import HfApi
 from safetensors.torch import load_file
@@ -28,6 +29,7 @@ from growclip_hf.demo.inference import load_gallery
 from growclip_hf.demo.sources import local_source
 from growclip_hf.hub import start_server
 from growclip_hf.hub.loopback import local_hub_env, loopback_hub, use_local_hub
+from growclip_hf.stages.launch import build_run
 from growclip_hf.training import state_codec
 
 from .data_helpers import FORMAT_WRITERS, tiny_processor
@@ -130,7 +132,7 @@ def _train(config: Path, tmp_path: Path, url: str, resume: bool = False, kill: s
 
 
 def _formats_run(tmp_path: Path, name: str, local: dict[str, SourceSpec]) -> Path:
-    """Three stages, one per format, each chunk streamed from the repository (its own columns)."""
+    """A stage per format of ``RUN_FORMATS``, each chunk streamed from the repository (its own columns)."""
     settings = tiny_stream_settings(tmp_path / name)
     settings["training"] |= {"batch_size": 8, "steps_per_stage": 4, "checkpoint_every": 2}
     chunks = [
@@ -141,7 +143,7 @@ def _formats_run(tmp_path: Path, name: str, local: dict[str, SourceSpec]) -> Pat
             "image_column": spec.image_column,
             "text_column": spec.text_column,
         }
-        for kind, spec in sorted(local.items())
+        for kind, spec in ((kind, local[kind]) for kind in RUN_FORMATS)
     ]
     settings["data"] = {"chunks": chunks, "heldout_fraction": 0.2, "shuffle_buffer": 16}
     config = tmp_path / f"{name}.yaml"
@@ -158,30 +160,42 @@ def _held_out_pairs(run: Path) -> list[set]:
     return chunks
 
 
-# Each kill lands in the next format's stage, two steps after the checkpoint inside that stage (checkpoints every 2
-# steps, 4 steps a stage; a resumed process counts its visits afresh).
-KILLS = ("stream:3", "stream:5", "stream:5")
+# Parquet from the Hub is killed and resumed in tests/test_kill_anywhere.py; here the other two formats, a stage each.
+# Each kill lands two steps after the checkpoint inside its stage (checkpoints every 2 steps, 4 steps a stage; a
+# resumed process counts its visits afresh).
+RUN_FORMATS = ("webdataset", "imagefolder")
+KILLS = ("stream:3", "stream:5")
+
+
+def _train_here(config: Path, url: str, resume: bool = False) -> None:
+    """The same run in this process (no interpreter start-up), on one thread like the CLI runs of ``cli_env``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with use_local_hub(url):
+            settings = yaml.safe_load(config.read_text())
+            build_run(settings, settings["training"]["output_dir"], resume=resume).run()
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.mark.timeout(900)
-def test_a_run_over_every_format_from_the_hub_killed_in_each_stage_resumes_to_the_uninterrupted_weights(hub, tmp_path):
-    reference = _train(_formats_run(tmp_path, "reference", hub.local), tmp_path, hub.url)
-    assert reference.returncode == 0, reference.stderr[-3000:]
-    assert "Task was destroyed" not in reference.stderr  # datasets' asyncio decoding is not left half-run
+def test_a_run_over_the_hub_formats_killed_in_each_stage_resumes_to_the_uninterrupted_weights(hub, tmp_path, capfd):
+    _train_here(_formats_run(tmp_path, "reference", hub.local), hub.url)
+    assert "Task was destroyed" not in capfd.readouterr().err  # datasets' asyncio decoding is not left half-run
     killed_config = _formats_run(tmp_path, "killed", hub.local)
     for attempt, kill in enumerate(KILLS):
         killed = _train(killed_config, tmp_path, hub.url, resume=attempt > 0, kill=kill)
         assert killed.returncode == -9, f"not killed at {kill}: {killed.stderr[-3000:]}"
-    resumed = _train(killed_config, tmp_path, hub.url, resume=True)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resumed from checkpoint 10 (stage 2, step 2)" in resumed.stdout  # inside the image-folder stage
-    for stage in range(len(hub.local)):
+    _train_here(killed_config, hub.url, resume=True)
+    assert "resumed from checkpoint 6 (stage 1, step 2)" in capfd.readouterr().out  # inside the image-folder stage
+    for stage in range(len(RUN_FORMATS)):
         expected = load_file(tmp_path / "reference" / f"stage-{stage}" / "model.safetensors")
         result = load_file(tmp_path / "killed" / f"stage-{stage}" / "model.safetensors")
         assert max((expected[k] - result[k]).abs().max().item() for k in expected) <= 1e-6, stage
     held = _held_out_pairs(tmp_path / "reference")
     carve = RowSelection(heldout="only", heldout_fraction=0.2, seed=0)  # the run's carving, on the local copies
-    local = [set(_pair_keys(replace(hub.local[kind], rows=carve))) for kind in sorted(hub.local)]
+    local = [set(_pair_keys(replace(hub.local[kind], rows=carve))) for kind in RUN_FORMATS]
     assert held == _held_out_pairs(tmp_path / "killed") == local
     assert all(len(chunk) > 0 for chunk in held)
     demo = local_source(tmp_path / "reference")  # the demo's retrieval gallery is the run's held-out pairs
