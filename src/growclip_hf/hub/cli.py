@@ -9,20 +9,16 @@ import sys
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
-    from contextlib import nullcontext
-
     from huggingface_hub.errors import OfflineModeIsEnabled
 
-    from .loopback import is_loopback_endpoint, loopback_hub
+    from .loopback import loopback_scope
     from .publish import push_run
 
     if args.endpoint:  # the local Hub stores plain git blobs; it has no Xet storage
         os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
     token = args.token or os.environ.get("HF_TOKEN")  # resolved here, passed on, never printed
-    # A Hub on this machine is reachable in offline mode too; any other endpoint needs HF_HUB_OFFLINE unset.
-    scope = loopback_hub(args.endpoint) if is_loopback_endpoint(args.endpoint) else nullcontext()
     try:
-        with scope:
+        with loopback_scope(args.endpoint):  # any other endpoint needs HF_HUB_OFFLINE unset
             results = push_run(args.run_dir, args.repo_id, endpoint=args.endpoint, token=token)
     except OfflineModeIsEnabled:
         print(f"error: HF_HUB_OFFLINE is set; unset it to push to {args.endpoint or 'the Hub'}.", file=sys.stderr)

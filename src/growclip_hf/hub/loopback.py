@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from urllib.parse import urlparse
 
 import huggingface_hub.constants as hub_constants
@@ -109,6 +109,12 @@ def loopback_hub(endpoint: str):
         yield endpoint
     finally:
         _ONLINE.exit()
+
+
+def loopback_scope(endpoint: str | None):
+    """``loopback_hub(endpoint)`` for a Hub on this machine (reachable in offline mode), else a scope that does
+    nothing: any other endpoint is reached only where the user allowed the network."""
+    return loopback_hub(endpoint) if is_loopback_endpoint(endpoint) else nullcontext()
 
 
 @contextmanager

@@ -3,24 +3,18 @@ Hub under OUT/hub after the run, so every stage is a revision that ``from_pretra
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
 
 LOCAL_REPO_ID = "local/growclip"
 
 
-def _scope(endpoint: str | None):
-    from ..hub.loopback import is_loopback_endpoint, loopback_hub
-
-    return loopback_hub(endpoint) if is_loopback_endpoint(endpoint) else nullcontext()
-
-
 def stage_publisher(repo_id: str, endpoint: str | None, run_dir: Path):
     """A ``publish(stage, folder)`` hook for ContinualRun (the token comes from HF_TOKEN / the login, never args)."""
     from ..hub import push_stage
+    from ..hub.loopback import loopback_scope
 
     def publish(stage: int, folder: Path) -> dict:
-        with _scope(endpoint):
+        with loopback_scope(endpoint):
             return push_stage(folder, repo_id, stage, endpoint=endpoint, run_dir=run_dir)
 
     return publish
@@ -29,11 +23,12 @@ def stage_publisher(repo_id: str, endpoint: str | None, run_dir: Path):
 def publish_to_local_hub(run_dir: Path) -> tuple[Path, list[dict]]:
     """Serve OUT/hub on a free loopback port for the time of the push, and push every stage of the run."""
     from ..hub import push_run, start_server
+    from ..hub.loopback import loopback_scope
 
     root = Path(run_dir) / "hub"
     url, stop = start_server(root, host="127.0.0.1", port=0)
     try:
-        with _scope(url):
+        with loopback_scope(url):
             results = push_run(run_dir, LOCAL_REPO_ID, endpoint=url)
     finally:
         stop()
