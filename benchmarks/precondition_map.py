@@ -19,120 +19,41 @@ import argparse
 import json
 import os
 import statistics
-import tempfile
+import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from accelerate import Accelerator  # noqa: E402
+from concept_runs import CONTEXT, heldout_pairs, mean_of_last, model_config, new_trainer, scores, train_chunk  # noqa: E402
 
-from growclip_hf import GrowCLIPConfig, GrowCLIPModel  # noqa: E402
-from growclip_hf.data.benchmark.growing_concepts import ZEROSHOT_TEMPLATE, GrowingConceptStream  # noqa: E402
-from growclip_hf.data.transforms import ClipImageTransform  # noqa: E402
+from growclip_hf import GrowCLIPModel  # noqa: E402
+from growclip_hf.data.benchmark.growing_concepts import GrowingConceptStream  # noqa: E402
 from growclip_hf.growth.flops import parameter_count, steps_within_budget, training_flops_per_pair  # noqa: E402
 from growclip_hf.models.tokenization import train_tokenizer  # noqa: E402
-from growclip_hf.training import StreamTrainer, TrainingConfig  # noqa: E402
 
-CONTEXT = 16
-PIXELS = ClipImageTransform(0, 0, 0, (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))
 STORE = Path(__file__).parent / "results" / "precondition_map.json"
 
 
-def model_config(width: int, args, tokenizer) -> GrowCLIPConfig:
-    tower = {
-        "hidden_size": width,
-        "intermediate_size": 4 * width,
-        "num_hidden_layers": args.layers,
-        "num_attention_heads": max(1, width // 16),
-    }
-    return GrowCLIPConfig(
-        text_config={
-            **tower,
-            "vocab_size": len(tokenizer),
-            "max_position_embeddings": CONTEXT,
-            "bos_token_id": tokenizer.bos_token_id,
-            "eos_token_id": tokenizer.eos_token_id,
-            "pad_token_id": tokenizer.pad_token_id,
-        },
-        vision_config={**tower, "image_size": args.image_size, "patch_size": args.patch_size},
-        shared_config={**tower, "num_hidden_layers": 0},
-        projection_dim=width,
-    )
-
-
-def batch(images: np.ndarray, captions: list[str] | None, tokenizer) -> dict:
-    pixels = PIXELS.normalize_batch(torch.from_numpy(images).permute(0, 3, 1, 2))
-    out = {"pixel_values": pixels}
-    if captions is not None:
-        tokens = tokenizer(captions, padding="max_length", max_length=CONTEXT, truncation=True, return_tensors="pt")
-        out.update(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
-    return out
-
-
-@torch.no_grad()
-def zero_shot(model, stream, chunk: int, heldout, tokenizer) -> float:
-    """Top-1 over every concept seen after ``chunk``, on held-out renders."""
-    model.eval()
-    names = [ZEROSHOT_TEMPLATE.format(c.name) for c in stream.seen(chunk)]
-    text = torch.cat(
-        [_embeds(model.get_text_features(**_tokens(names[i : i + 512], tokenizer))) for i in range(0, len(names), 512)]
-    )
-    images, labels = heldout
-    image = torch.cat(
-        [
-            _embeds(model.get_image_features(batch(images[i : i + 512], None, tokenizer)["pixel_values"]))
-            for i in range(0, len(images), 512)
-        ]
-    )
-    text, image = (torch.nn.functional.normalize(x, dim=-1) for x in (text, image))
-    predicted = (image @ text.T).argmax(dim=1).numpy()
-    model.train()
-    return float((predicted == labels).mean() * 100)
-
-
-def _embeds(output):
-    return output if isinstance(output, torch.Tensor) else output.pooler_output
-
-
-def _tokens(texts, tokenizer) -> dict:
-    tokens = tokenizer(texts, padding="max_length", max_length=CONTEXT, truncation=True, return_tensors="pt")
-    return {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"]}
-
-
-def run_cell(width: int, budget: float, seed: int, args, stream, tokenizer, heldouts, accelerator) -> dict:
+def run_cell(width: int, budget: float, seed: int, args, stream, tokenizer, heldouts, pairs) -> dict:
     torch.manual_seed(seed)
-    config = model_config(width, args, tokenizer)
-    model = GrowCLIPModel(config)
-    settings = TrainingConfig(
-        output_dir=tempfile.mkdtemp(prefix="precondition-"),
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        lr_schedule="wsd",
-        decay_fraction=0.2,
-        lr_width_rule="mup",
-        lr_base_width=args.base_width,
-        min_lr_ratio=0.0,
-        tracker=None,
-        seed=seed,
-    )
-    trainer = StreamTrainer(settings, model, accelerator=accelerator)
+    config = model_config(width, args.layers, args.image_size, args.patch_size, tokenizer)
+    trainer = new_trainer(GrowCLIPModel(config), args.lr, args.base_width, args.batch_size, seed)
     steps = steps_within_budget(budget * 1e12, args.batch_size, config, text_tokens=CONTEXT)
     started, chunks = time.perf_counter(), []
     for chunk in range(stream.num_chunks):
         rng = np.random.default_rng([seed, chunk])  # the same pairs, in the same order, for every width
-        warmup = max(1, steps // 20)
-        trainer.config.warmup_steps = warmup
-        losses = []
-        for step in range(steps):
-            images, captions = stream.sample(chunk, args.batch_size, rng)
-            losses.append(trainer.step([batch(images, captions, tokenizer)], trainer.learning_rate(step, steps)))
-        accuracy = zero_shot(trainer.unwrapped_model, stream, chunk, heldouts[chunk], tokenizer)
-        chunks.append({"chunk": chunk, "zero_shot": accuracy, "final_loss": statistics.fmean(losses[-10:])})
-        print(f"  width {width} budget {budget} seed {seed} chunk {chunk}: {steps} steps, {accuracy:.1f} %", flush=True)
+        losses = train_chunk(trainer, stream, chunk, steps, rng, tokenizer)
+        result = scores(trainer.unwrapped_model, stream, chunk, heldouts[chunk], pairs[chunk], tokenizer)
+        chunks.append({"chunk": chunk, **result, "final_loss": mean_of_last(losses)})
+        print(
+            f"  width {width} budget {budget} seed {seed} chunk {chunk}: {steps} steps, {result['zero_shot']:.1f} %",
+            flush=True,
+        )
     return {
         "width": width,
         "budget_tflop": budget,
@@ -228,7 +149,7 @@ def main() -> None:
         stream = GrowingConceptStream(args.concepts_per_chunk, args.chunks, args.image_size)
         tokenizer = train_tokenizer(stream.all_captions(), vocab_size=1024, context_length=CONTEXT)
         heldouts = [stream.heldout(chunk) for chunk in range(args.chunks)]
-        accelerator = Accelerator(cpu=True)
+        pairs = [heldout_pairs(stream, chunk, 512, tokenizer) for chunk in range(args.chunks)]
         setup = {k: v for k, v in vars(args).items() if k not in ("widths", "budgets", "seeds", "store", "table_only")}
         store["setup"] = {**setup, "threads": args.threads}
         for seed in args.seeds:
@@ -239,7 +160,7 @@ def main() -> None:
                     ]
                     if done:
                         continue
-                    cell = run_cell(width, budget, seed, args, stream, tokenizer, heldouts, accelerator)
+                    cell = run_cell(width, budget, seed, args, stream, tokenizer, heldouts, pairs)
                     store["cells"].append(cell)
                     args.store.parent.mkdir(parents=True, exist_ok=True)
                     args.store.write_text(json.dumps(store, indent=1))

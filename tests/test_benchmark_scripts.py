@@ -26,7 +26,8 @@ def scripts():
     sys.path.insert(0, str(BENCHMARKS))
     try:
         yield {
-            name: importlib.import_module(name) for name in ("doc_sections", "growth_efficiency", "precondition_map")
+            name: importlib.import_module(name)
+            for name in ("doc_sections", "growth_efficiency", "precondition_map", "growth_sweep")
         }
     finally:
         sys.path.remove(str(BENCHMARKS))
@@ -281,3 +282,40 @@ def test_the_precondition_map_names_the_best_width_per_budget_and_chunk(scripts)
     assert text.splitlines()[-1] == "| 1.0 | 16 | 64 |"  # a crossover: the small width first, the large one last
     pairs = scripts["precondition_map"].paired(cells)
     assert pairs.splitlines()[-1] == "| 1.0 | 64 - 16 | -5.0 / -6.0 | +4.0 / +6.0 |"  # seed by seed
+
+
+def test_every_arm_of_the_growth_sweep_spends_each_chunks_budget_and_auto_pays_for_its_search(scripts):
+    """The sweep's fairness: per chunk, every arm's training plus search FLOPs fill the chunk's budget (short of it by
+    less than one of its steps), auto's search spends at most its fraction, and the tables read the verdicts off."""
+    sweep = scripts["growth_sweep"]
+    from growclip_hf.data.benchmark.growing_concepts import GrowingConceptStream
+    from growclip_hf.models.tokenization import train_tokenizer
+
+    args = types.SimpleNamespace(
+        widths=[16, 32], budgets=[0.0002, 0.0004], concepts_per_chunk=8, image_size=16, patch_size=8, layers=1,
+        batch_size=16, lr=2e-3, base_width=32, search_fraction=0.15,
+    )  # fmt: skip
+    stream = GrowingConceptStream(args.concepts_per_chunk, len(args.budgets), args.image_size)
+    tokenizer = train_tokenizer(stream.all_captions(), vocab_size=300, context_length=16)
+    heldouts = [stream.heldout(k) for k in range(2)]
+    pairs = [sweep.heldout_pairs(stream, k, 32, tokenizer) for k in range(2)]
+    runs = [sweep.run_arm(arm, 0, args, stream, tokenizer, heldouts, pairs) for arm in ("fixed-16", "fixed-32", "auto")]
+    for run in runs:
+        spent = 0.0
+        for chunk, budget in zip(run["chunks"], args.budgets, strict=True):
+            step = args.batch_size * training_flops_per_pair(_config_of(chunk, run, args, tokenizer, sweep), 16)
+            chunk_flops = chunk["cumulative_tflop"] * 1e12 - spent
+            assert budget * 1e12 - step < chunk_flops <= budget * 1e12 * (1 + 1e-9), (run["arm"], chunk)
+            spent = chunk["cumulative_tflop"] * 1e12
+    auto = runs[2]
+    search = auto["decisions"][0]["search"]
+    assert len(search["candidates"]) >= 2 and 0 < search["search_flops"] <= 0.15 * args.budgets[1] * 1e12
+    assert auto["chunks"][1]["search_flops"] == search["search_flops"]
+    text = sweep.tables(runs, args.widths)
+    assert "| auto (1) |" in text and "best fixed width per chunk: " in text and "auto minus each arm" in text
+
+
+def _config_of(chunk, run, args, tokenizer, sweep):
+    """The architecture an arm trained in ``chunk`` (the sweep keeps tower shapes of the fixed family)."""
+    config = sweep.model_config(chunk["width"], chunk["layers"], args.image_size, args.patch_size, tokenizer)
+    return config

@@ -158,3 +158,40 @@ def test_every_console_line_of_the_auto_policy_says_why_it_chose(stage_flops):
         if stage_flops == 1.0:  # not even one proxy step of a grown candidate fits the 15 % bound
             assert record["choice"] == KEEP and record["reason"] == "no growth candidate fits the compute bound"
             assert "0 steps: ;" not in line
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_equal_flop_proxies_give_each_candidate_the_same_compute_within_the_bound(seed):
+    from growclip_hf.growth.search import plan_proxy_steps
+
+    rng = random.Random(seed)
+    priced = _priced([1.0] + [rng.uniform(1.0, 4.0) for _ in range(rng.randint(1, 6))])
+    pairs, allowed = rng.choice([16, 128]), rng.uniform(500, 50_000)
+    settings = SearchSettings(max_search_fraction=1.0, min_proxy_steps=1, max_proxy_steps=10**6, proxy_compute="flops")
+    kept, steps = plan_proxy_steps(priced, pairs, allowed, settings)
+    spend = {c.name: steps[c.name] * pairs * f for c, f in kept}
+    assert sum(spend.values()) <= allowed * (1 + 1e-12)
+    share = allowed / len(kept)
+    for candidate, flops in kept:  # every candidate spends its share, short of it by less than one of its steps
+        assert share - pairs * flops < spend[candidate.name] <= share
+    if len(kept) > 1:
+        assert steps[KEEP] >= max(steps.values())  # the cheapest candidate trains the most steps
+    same = plan_proxy_steps(priced, pairs, allowed, SearchSettings(max_search_fraction=1.0, min_proxy_steps=1))[1]
+    assert len(set(same.values())) == 1  # "steps": one count for all
+
+
+def test_a_search_with_equal_flop_proxies_records_each_candidates_steps():
+    model, optimizer, batches, heldout = _setup()
+    trainer = ProxyTrainer(model, optimizer, batches, learning_rate=1e-3)
+    candidates = [Candidate(KEEP, {}), Candidate("wide", {"vision_config": {"hidden_size": 64}})]
+    settings = SearchSettings(max_search_fraction=0.15, min_proxy_steps=1, max_proxy_steps=50, proxy_compute="flops")
+    record = run_search(model, candidates, trainer, 16, heldout, 2e11, settings, seed=0).to_dict()
+    steps = {s["name"]: s["proxy_steps"] for s in record["candidates"]}
+    flops = {s["name"]: s["flops_per_pair"] for s in record["candidates"]}
+    assert steps[KEEP] > steps["wide"] >= 1
+    assert abs(steps[KEEP] * flops[KEEP] - steps["wide"] * flops["wide"]) <= flops["wide"]  # equal within a step
+    assert record["search_flops"] <= 0.15 * 2e11
+    line = decision_line({"stage": 1, "policy": "auto", "choice": record["choice"], "search": record}, 0.15)
+    assert "equal-FLOP proxies" in line and f"({steps['wide']} steps)" in line
+    with pytest.raises(ValueError, match="proxy_compute=flops needs growth.method=single"):
+        SearchSettings(method="halving", proxy_compute="flops")

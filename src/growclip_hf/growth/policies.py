@@ -149,8 +149,14 @@ def decision_line(record: dict, bound: float | None = None) -> str:
         if search["rounds"]:
             head += f"; round {last['round'] + 1}/{len(search['rounds'])}, {last['steps']} steps: {scores}"
     else:
-        scores = ", ".join(f"{s['name']} {s['heldout_loss']:.4f}" for s in search["candidates"])
-        head += f" ({search.get('reason') or 'lowest held-out loss'}); {search['proxy_steps']} proxy steps: {scores}"
+        candidates = search["candidates"]
+        equal = len({s.get("proxy_steps", search["proxy_steps"]) for s in candidates}) <= 1
+        each = "" if equal else " ({} steps)"
+        scores = ", ".join(
+            f"{s['name']} {s['heldout_loss']:.4f}" + each.format(s.get("proxy_steps")) for s in candidates
+        )
+        steps = f"{search['proxy_steps']} proxy steps" if equal else "equal-FLOP proxies"
+        head += f" ({search.get('reason') or 'lowest held-out loss'}); {steps}: {scores}"
     left_out = record.get("over_budget", [])
     over = [c["name"] for c in left_out if "invalid" not in c]
     invalid = [c["name"] for c in left_out if "invalid" in c]

@@ -5,6 +5,11 @@ the stage's initialisation), is trained by the caller's ``train_candidate(candid
 ``training.ProxyTrainer``: the same proxy batches and the current optimizer's state for every candidate), and is
 scored by the contrastive loss on held-out pairs of the new chunk (lower is better; ties go to fewer parameters).
 The proxy steps are sized so the whole search stays within a fraction of the stage's training compute.
+
+``proxy_compute`` says what the candidates are given the same amount of: ``steps`` (GrowCLIP's search: a wider
+candidate gets more compute) or ``flops`` (each candidate the same FLOPs, so a candidate twice as dear trains half the
+steps). Equal FLOPs asks the question that decides whether growing pays: which architecture learns more per FLOP of
+the stage's budget from here on; equal steps favours the dearest candidate.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from .space import Candidate
 
 CandidateTrainer = Callable[..., None]  # (candidate, steps, total_steps=None) -> None
 SEARCH_METHODS = ("single", "halving")
+PROXY_COMPUTE = ("steps", "flops")
 
 
 @dataclass
@@ -35,12 +41,17 @@ class SearchSettings:
     tie_tolerance: float = 1e-3  # "single": losses within this relative margin tie (the smaller candidate wins)
     method: str = "single"  # "single": one round, every candidate the same steps; "halving": growth.halving
     keep_margin: float = 1.0  # "halving": grow only when the best beats keep by more standard errors than this
+    proxy_compute: str = "steps"  # "single": each candidate the same proxy steps, or the same proxy FLOPs
 
     def __post_init__(self):
         if self.method not in SEARCH_METHODS:
             raise ValueError(f"growth.method must be one of {SEARCH_METHODS}, got {self.method!r}.")
         if not 0 < self.max_search_fraction <= 1:
             raise ValueError(f"growth.max_search_fraction must be in (0, 1], got {self.max_search_fraction}.")
+        if self.proxy_compute not in PROXY_COMPUTE:
+            raise ValueError(f"growth.proxy_compute must be one of {PROXY_COMPUTE}, got {self.proxy_compute!r}.")
+        if self.proxy_compute == "flops" and self.method != "single":
+            raise ValueError("growth.proxy_compute=flops needs growth.method=single (halving sizes its own rounds).")
 
 
 @dataclass
@@ -64,20 +75,33 @@ class SearchResult:
 
 def plan_proxy_steps(
     candidates: list[tuple[Candidate, float]], pairs_per_step: int, stage_flops: float, settings: SearchSettings
-) -> tuple[list[tuple[Candidate, float]], int]:
-    """Pick the proxy step count (and drop the most expensive candidates if needed) to respect the compute bound.
+) -> tuple[list[tuple[Candidate, float]], dict[str, int]]:
+    """Pick each candidate's proxy steps (and drop the most expensive candidates if needed) to respect the bound.
 
-    ``candidates`` carry their training FLOPs per pair. Returns the kept candidates and the steps for each.
+    ``candidates`` carry their training FLOPs per pair. Returns the kept candidates and the steps of each, by name:
+    the same for all (``proxy_compute="steps"``), or the same FLOPs for all (``"flops"``; ``max_proxy_steps`` then
+    bounds the cheapest candidate's steps).
     """
     kept = sorted(candidates, key=lambda item: item[1])
     allowed = settings.max_search_fraction * stage_flops
     while kept:
+        steps = _steps_for(kept, pairs_per_step, allowed, settings)
+        if min(steps.values()) >= settings.min_proxy_steps or len(kept) == 1:
+            return kept, {name: max(count, 0) for name, count in steps.items()}
+        kept = kept[:-1]
+    return kept, {}
+
+
+def _steps_for(kept: list[tuple[Candidate, float]], pairs_per_step: int, allowed: float, settings) -> dict[str, int]:
+    if pairs_per_step <= 0 or not kept:
+        return {candidate.name: 0 for candidate, _ in kept}
+    if settings.proxy_compute == "steps":
         per_step = pairs_per_step * sum(flops for _, flops in kept)
         steps = min(settings.max_proxy_steps, int(allowed // per_step)) if per_step > 0 else 0
-        if steps >= settings.min_proxy_steps or len(kept) == 1:
-            return kept, max(steps, 0)
-        kept = kept[:-1]
-    return kept, 0
+        return {candidate.name: steps for candidate, _ in kept}
+    cheapest = kept[0][1]
+    share = min(allowed / len(kept), settings.max_proxy_steps * pairs_per_step * cheapest)
+    return {candidate.name: int(share // (pairs_per_step * flops)) for candidate, flops in kept}
 
 
 def heldout_loss(model, heldout: dict) -> float:
@@ -109,13 +133,14 @@ def run_search(
     scores = []
     for candidate, flops in kept:
         trial = start_candidate(model, candidate, settings, seed)
-        train_candidate(trial, steps)
+        train_candidate(trial, steps[candidate.name])
         scores.append(
             {
                 "name": candidate.name,
                 "target": candidate.target,
                 "parameters": sum(p.numel() for p in trial.parameters()),
                 "flops_per_pair": flops,
+                "proxy_steps": steps[candidate.name],
                 "heldout_loss": heldout_loss(trial, heldout),
             }
         )
@@ -125,10 +150,10 @@ def run_search(
     ties = [s for s in scores if s["heldout_loss"] <= best["heldout_loss"] * (1 + settings.tie_tolerance)]
     winner = min(ties, key=lambda s: s["parameters"])
     choice = next(c for c, _ in kept if c.name == winner["name"])
-    search_flops = steps * pairs_per_step * sum(flops for _, flops in kept)
+    search_flops = pairs_per_step * sum(steps[candidate.name] * flops for candidate, flops in kept)
     over_bound = len(kept) < len(priced)
     reason = _reason(scores, best, winner, settings.tie_tolerance, over_bound)
-    return SearchResult(choice, steps, search_flops, scores, reason)
+    return SearchResult(choice, max(steps.values()), search_flops, scores, reason)
 
 
 def _reason(scores: list[dict], best: dict, winner: dict, tolerance: float, over_bound: bool) -> str:

@@ -64,6 +64,7 @@ def build_policy(growth: dict) -> GrowthPolicy:
         momentum=growth.get("momentum", 0.5),
         method=growth.get("method", "single"),
         keep_margin=growth.get("keep_margin", 1.0),
+        proxy_compute=growth.get("proxy_compute", "steps"),
     )
     return GrowthPolicy(
         name=growth.get("policy", "auto"),

@@ -29,6 +29,7 @@ GROWTH_KEYS = {
     "max_search_fraction",
     "min_proxy_steps",
     "max_proxy_steps",
+    "proxy_compute",
     "space",
     "method",
     "keep_margin",

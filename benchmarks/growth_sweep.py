@@ -1,0 +1,251 @@
+"""Growth that pays? A growing model against every fixed width on a stream whose demand grows, at equal compute.
+
+The stream (``growclip_hf.data.benchmark.growing_concepts``) adds new emoji concepts every chunk, renders every pair
+afresh and asks, after each chunk, for every concept seen so far; the FLOP budget per chunk grows chunk by chunk (as
+web data grows year by year). Every arm trains the same protocol (``concept_runs``: steps bought by the chunk's
+budget, one warmup-stable-decay cycle per chunk, a learning rate per width):
+
+- ``fixed-W``: width W throughout (the fixed-width sweep: it must show the crossover for the claim to be testable);
+- ``auto``: starts at the smallest width; before every later chunk the product's search (``growth.run_search`` with
+  equal-FLOP proxies, at most ``--search-fraction`` of the chunk's budget, paid out of that budget) scores keep, twice
+  the width and one more layer on pairs of the new chunk, and the winner is grown (function-preserving) and trained;
+- ``hand``: grows to the next width before the second chunk, no search;
+- ``random``: a random candidate at every boundary (the search's alternatives, uniformly);
+- ``scratch``: auto's final architecture trained from scratch on the whole stream (skipped when a fixed arm is it).
+
+Runs are stored one per line (arm, seed) in ``--store`` (JSON lines; a run already there is skipped, so several
+processes can share seeds), and the tables are printed from what is stored; ``--plot`` draws quality against
+cumulative compute with the fixed widths' envelope.
+
+  .venv/bin/python benchmarks/growth_sweep.py --seeds 0 1 2 --plot docs/images/growth_sweep.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from concept_runs import (  # noqa: E402
+    batch,
+    deepened,
+    heldout_pairs,
+    mean_of_last,
+    model_config,
+    new_trainer,
+    scores,
+    train_chunk,
+    widened,
+)
+from growth_sweep_tables import plot, scratch_twin, tables  # noqa: E402
+
+from growclip_hf import GrowCLIPConfig, GrowCLIPModel  # noqa: E402
+from growclip_hf.data.benchmark.growing_concepts import GrowingConceptStream  # noqa: E402
+from growclip_hf.growth.flops import parameter_count, steps_within_budget, training_flops_per_pair  # noqa: E402
+from growclip_hf.growth.plan_check import invalid_candidates  # noqa: E402
+from growclip_hf.growth.search import SearchSettings, run_search  # noqa: E402
+from growclip_hf.growth.space import Candidate  # noqa: E402
+from growclip_hf.models.tokenization import train_tokenizer  # noqa: E402
+from growclip_hf.training.proxy import ProxyTrainer  # noqa: E402
+
+STORE = Path(__file__).parent / "results" / "growth_sweep.jsonl"
+SEARCH_HELDOUT = 512
+
+
+def candidates(config, widths: list[int]) -> list[Candidate]:
+    """keep, the next width of the sweep (if any), one more layer in both towers."""
+    found = [Candidate("keep", {})]
+    wider = [w for w in widths if w > config.vision_config.hidden_size]
+    if wider:
+        found.append(Candidate(f"width-{wider[0]}", widened(config, wider[0])))
+    found.append(Candidate(f"depth-{config.vision_config.num_hidden_layers + 1}", deepened(config)))
+    invalid = invalid_candidates(config, found, "preserve")  # e.g. widening while a width ramp still runs
+    return [c for c in found if c.name not in invalid]
+
+
+class Run:
+    """One arm on one seed: a model, its trainer, its record, the compute it spent."""
+
+    def __init__(self, arm: str, seed: int, config, args, stream, tokenizer):
+        torch.manual_seed(seed)
+        self.arm, self.seed, self.args, self.stream, self.tokenizer = arm, seed, args, stream, tokenizer
+        self.trainer = new_trainer(GrowCLIPModel(config), args.lr, args.base_width, args.batch_size, seed)
+        self.flops, self.chunks, self.decisions = 0.0, [], []
+
+    @property
+    def config(self):
+        return self.trainer.unwrapped_model.config
+
+    def grow(self, target: dict, stage: int) -> None:
+        self.trainer.grow(target, init="preserve", momentum=0.0, seed=self.seed + 1000 + stage)
+
+    def search(self, chunk: int, budget: float) -> tuple[dict | None, float, dict]:
+        """The product's search at the boundary before ``chunk``: equal-FLOP proxies on the new chunk's pairs."""
+        model = self.trainer.unwrapped_model
+        found = candidates(model.config, self.args.widths)
+        settings = SearchSettings(
+            max_search_fraction=self.args.search_fraction,
+            min_proxy_steps=1,
+            max_proxy_steps=10**6,
+            proxy_compute="flops",
+            method="single",
+        )
+        cheapest = self.args.batch_size * training_flops_per_pair(model.config, 16)
+        proxy_steps = int(self.args.search_fraction * budget / len(found) // cheapest) + 1
+        rng = np.random.default_rng([self.seed, chunk, 99])
+        pairs = [self.stream.sample(chunk, self.args.batch_size, rng) for _ in range(proxy_steps)]
+        proxy = ProxyTrainer(model, self.trainer.optimizer, [batch(i, c, self.tokenizer) for i, c in pairs], self.lr())
+        heldout = heldout_pairs(self.stream, chunk, SEARCH_HELDOUT, self.tokenizer, seed=4242 + self.seed)
+        result = run_search(model, found, proxy, self.args.batch_size, heldout, budget, settings, self.seed + chunk, 16)
+        record = result.to_dict()
+        self.trainer.unwrapped_model.train()
+        return result.choice.target or None, result.search_flops, record
+
+    def lr(self) -> float:
+        """The proxies train at the stable part's peak rate (the width rule is applied per group by the optimizer)."""
+        return self.args.lr
+
+    def train(self, chunk: int, budget: float, spent: float, heldouts, pairs) -> None:
+        steps = steps_within_budget(budget, self.args.batch_size, self.config, spent=spent, text_tokens=16)
+        rng = np.random.default_rng([self.seed, chunk])  # the same pairs, in the same order, for every arm
+        losses = train_chunk(self.trainer, self.stream, chunk, steps, rng, self.tokenizer)
+        self.flops += spent + steps * self.args.batch_size * training_flops_per_pair(self.config, 16)
+        result = scores(self.trainer.unwrapped_model, self.stream, chunk, heldouts[chunk], pairs[chunk], self.tokenizer)
+        record = {
+            "chunk": chunk,
+            **result,
+            "steps": steps,
+            "search_flops": spent,
+            "cumulative_tflop": self.flops / 1e12,
+            "parameters": sum(p.numel() for p in self.trainer.unwrapped_model.parameters()),
+            "width": self.config.vision_config.hidden_size,
+            "layers": self.config.vision_config.num_hidden_layers,
+            "final_loss": mean_of_last(losses),
+        }
+        self.chunks.append(record)
+        print(
+            f"  {self.arm} seed {self.seed} chunk {chunk}: width {record['width']}x{record['layers']}, {steps} steps, "
+            f"zero-shot {result['zero_shot']:.1f} %, Rm {result['retrieval_Rm']:.1f}, "
+            f"held-out loss {result['heldout_loss']:.3f}",
+            flush=True,
+        )
+
+
+def run_arm(arm: str, seed: int, args, stream, tokenizer, heldouts, pairs, final_config=None) -> dict:
+    started = time.perf_counter()
+    smallest = min(args.widths)
+    width = int(arm.split("-")[1]) if arm.startswith("fixed-") else smallest
+    config = final_config or model_config(width, args.layers, args.image_size, args.patch_size, tokenizer)
+    run = Run(arm, seed, config, args, stream, tokenizer)
+    choices = random.Random(seed)
+    for chunk, budget in enumerate(args.budgets):
+        budget *= 1e12
+        spent = 0.0
+        if chunk > 0 and arm in ("auto", "hand", "random"):
+            target, choice, record = None, "keep", {}
+            if arm == "auto":
+                target, spent, record = run.search(chunk, budget)
+                choice = record["choice"]
+            elif arm == "hand" and chunk == 1:
+                wider = [c for c in candidates(run.config, args.widths) if c.name.startswith("width-")]
+                target, choice = (wider[0].target, wider[0].name) if wider else (None, "keep")
+            elif arm == "random":
+                pick = choices.choice(candidates(run.config, args.widths))
+                target, choice = pick.target or None, pick.name
+            run.decisions.append({"before_chunk": chunk, "choice": choice, "search": record})
+            print(f"  {arm} seed {seed} before chunk {chunk}: {choice}", flush=True)
+            if target:
+                run.grow(target, chunk)
+        run.train(chunk, budget, spent, heldouts, pairs)
+    final = run.config
+    return {
+        "arm": arm,
+        "seed": seed,
+        "setup": setup_key(args),
+        "parameters": parameter_count(final),
+        "final_config": final.to_dict() if arm == "auto" else None,
+        "decisions": run.decisions,
+        "chunks": run.chunks,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def setup_key(args) -> str:
+    """What makes runs comparable: the stream, the budgets and the recipe (not the seeds or the arms)."""
+    keys = ("budgets", "concepts_per_chunk", "image_size", "patch_size", "layers", "batch_size", "lr", "base_width")
+    keys += ("search_fraction", "widths")
+    return json.dumps({k: getattr(args, k) for k in keys}, sort_keys=True)
+
+
+def load(store: Path, setup: str) -> list[dict]:
+    if not store.exists():
+        return []
+    runs = [json.loads(line) for line in store.read_text().splitlines() if line.strip()]
+    return [r for r in runs if r["setup"] == setup]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64])
+    parser.add_argument("--budgets", type=float, nargs="+", default=[0.18, 0.5, 1.4], help="TFLOP per chunk")
+    parser.add_argument("--arms", nargs="+", default=None, help="default: fixed widths, auto, hand, random, scratch")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--concepts-per-chunk", type=int, default=200)
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--patch-size", type=int, default=8)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak rate at --base-width (µP-style rule per width)")
+    parser.add_argument("--base-width", type=int, default=32)
+    parser.add_argument("--search-fraction", type=float, default=0.15)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--store", type=Path, default=STORE)
+    parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument("--table-only", action="store_true")
+    args = parser.parse_args()
+    setup = setup_key(args)
+    arms = args.arms or [f"fixed-{w}" for w in args.widths] + ["auto", "hand", "random", "scratch"]
+    if not args.table_only:
+        torch.set_num_threads(args.threads)
+        stream = GrowingConceptStream(args.concepts_per_chunk, len(args.budgets), args.image_size)
+        tokenizer = train_tokenizer(stream.all_captions(), vocab_size=1024, context_length=16)
+        heldouts = [stream.heldout(chunk) for chunk in range(len(args.budgets))]
+        pairs = [heldout_pairs(stream, chunk, SEARCH_HELDOUT, tokenizer) for chunk in range(len(args.budgets))]
+        for seed in args.seeds:
+            for arm in arms:
+                done = {(r["arm"], r["seed"]) for r in load(args.store, setup)}
+                if (arm, seed) in done:
+                    continue
+                final_config = None
+                if arm == "scratch":
+                    auto = [r for r in load(args.store, setup) if (r["arm"], r["seed"]) == ("auto", seed)]
+                    if not auto:
+                        print(f"  scratch seed {seed}: no auto run stored yet; skipped", flush=True)
+                        continue
+                    if scratch_twin(auto[0], args.widths, args.layers):
+                        print(f"  scratch seed {seed}: auto ended at {scratch_twin(auto[0], args.widths, args.layers)}")
+                        continue
+                    final_config = GrowCLIPConfig(**auto[0]["final_config"])
+                    final_config.growth_history = []
+                record = run_arm(arm, seed, args, stream, tokenizer, heldouts, pairs, final_config)
+                args.store.parent.mkdir(parents=True, exist_ok=True)
+                with args.store.open("a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+    runs = load(args.store, setup)
+    print(tables(runs, args.widths))
+    if args.plot:
+        print(f"plot: {plot(runs, args.widths, args.plot)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""Tables and the plot of ``growth_sweep.py``: per chunk and arm (mean ± half-range over seeds), paired differences of
+auto against every other arm (marked where the mean exceeds the standard deviation of the per-seed differences), the
+crossover of the fixed widths, auto's decisions, and the issue's two verdicts."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+METRICS = (("zero_shot", "object zero-shot over concepts seen (%)"), ("retrieval_Rm", "retrieval Rm (%)"))
+
+
+def scratch_twin(auto: dict, widths: list[int], layers: int) -> str | None:
+    """The fixed arm that *is* auto's final architecture trained from scratch (same config, same seed), if any."""
+    last = auto["chunks"][-1]
+    return f"fixed-{last['width']}" if last["width"] in widths and last["layers"] == layers else None
+
+
+def _by_arm(runs: list[dict], widths: list[int]) -> dict[str, dict[int, dict]]:
+    arms: dict[str, dict[int, dict]] = {}
+    for run in runs:
+        arms.setdefault(run["arm"], {})[run["seed"]] = run
+    layers = next((r["chunks"][0]["layers"] for r in runs if r["arm"].startswith("fixed-")), None)
+    for seed, auto in arms.get("auto", {}).items():  # scratch = a fixed arm when auto ended at one of its widths
+        twin = scratch_twin(auto, widths, layers) if layers is not None else None
+        if twin and seed in arms.get(twin, {}):
+            arms.setdefault("scratch", {})[seed] = {**arms[twin][seed], "arm": "scratch", "twin": twin}
+    return arms
+
+
+def _order(arms: dict) -> list[str]:
+    fixed = sorted((a for a in arms if a.startswith("fixed-")), key=lambda a: int(a.split("-")[1]))
+    return fixed + [a for a in ("auto", "hand", "random", "scratch") if a in arms]
+
+
+def _values(runs: dict[int, dict], key: str, chunk: int | None) -> dict[int, float]:
+    """Per seed: the metric after ``chunk``, or its mean over every chunk (``None``)."""
+    out = {}
+    for seed, run in runs.items():
+        chunks = run["chunks"]
+        out[seed] = statistics.fmean(c[key] for c in chunks) if chunk is None else chunks[chunk][key]
+    return out
+
+
+def _cell(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{statistics.fmean(values):.1f} ± {(max(values) - min(values)) / 2:.1f}"
+
+
+def tables(runs: list[dict], widths: list[int]) -> str:
+    if not runs:
+        return "no runs stored for this setup"
+    arms = _by_arm(runs, widths)
+    order = _order(arms)
+    chunks = max(len(r["chunks"]) for r in runs)
+    lines = []
+    for key, title in METRICS:
+        lines += [f"\n{title}, mean ± half-range over seeds (seeds)"]
+        lines += ["| arm | " + " | ".join(f"after chunk {k + 1}" for k in range(chunks)) + " | mean over chunks |"]
+        lines += ["|---|" + "---:|" * (chunks + 1)]
+        for arm in order:
+            cells = [_cell(list(_values(arms[arm], key, k).values())) for k in range(chunks)]
+            cells.append(_cell(list(_values(arms[arm], key, None).values())))
+            lines.append(f"| {arm} ({len(arms[arm])}) | " + " | ".join(cells) + " |")
+    lines += _compute_table(arms, order, chunks)
+    lines += _paired(arms, order, chunks)
+    lines += _decisions(arms)
+    lines += _verdicts(arms, order, chunks)
+    return "\n".join(lines)
+
+
+def _compute_table(arms, order, chunks) -> list[str]:
+    lines = ["\ncumulative TFLOP (search included) and width x layers after each chunk, seed means"]
+    lines += ["| arm | " + " | ".join(f"chunk {k + 1}" for k in range(chunks)) + " |", "|---|" + "---|" * chunks]
+    for arm in order:
+        cells = []
+        for k in range(chunks):
+            runs = [r["chunks"][k] for r in arms[arm].values()]
+            shapes = sorted({f"{c['width']}x{c['layers']}" for c in runs})
+            cells.append(f"{statistics.fmean(c['cumulative_tflop'] for c in runs):.2f} ({', '.join(shapes)})")
+        lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _differences(a: dict, b: dict, key: str, chunk: int | None) -> list[float]:
+    va, vb = _values(a, key, chunk), _values(b, key, chunk)
+    return [va[s] - vb[s] for s in sorted(set(va) & set(vb))]
+
+
+def _mark(diffs: list[float]) -> str:
+    if len(diffs) < 2:
+        return f"{diffs[0]:+.1f} (1 seed)" if diffs else "-"
+    mean, spread = statistics.fmean(diffs), statistics.stdev(diffs)
+    return f"{mean:+.1f} ± {spread:.1f}" + (" †" if abs(mean) > spread else "")
+
+
+def _paired(arms, order, chunks) -> list[str]:
+    if "auto" not in arms:
+        return []
+    lines = ["\nauto minus each arm, object zero-shot points per seed pair (mean ± sd; † where |mean| > sd)"]
+    lines += ["| vs | " + " | ".join(f"chunk {k + 1}" for k in range(chunks)) + " | mean over chunks |"]
+    lines += ["|---|" + "---|" * (chunks + 1)]
+    for arm in order:
+        if arm == "auto":
+            continue
+        cells = [_mark(_differences(arms["auto"], arms[arm], "zero_shot", k)) for k in range(chunks)]
+        cells.append(_mark(_differences(arms["auto"], arms[arm], "zero_shot", None)))
+        lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _decisions(arms) -> list[str]:
+    lines = []
+    for arm in ("auto", "random"):
+        if arm not in arms:
+            continue
+        lines.append(f"\n{arm}'s decisions per seed")
+        for seed, run in sorted(arms[arm].items()):
+            steps = []
+            for d in run["decisions"]:
+                scored = d.get("search", {}).get("candidates", [])
+                detail = ", ".join(f"{s['name']} {s['heldout_loss']:.3f}/{s['proxy_steps']} steps" for s in scored)
+                head = f"before chunk {d['before_chunk'] + 1}: {d['choice']}"
+                steps.append(head + (f" ({detail})" if detail else ""))
+            lines.append(f"- seed {seed}: " + "; ".join(steps))
+    return lines
+
+
+def _verdicts(arms, order, chunks) -> list[str]:
+    fixed = [a for a in order if a.startswith("fixed-")]
+    if "auto" not in arms or not fixed:
+        return []
+    lines = ["\nverdicts (object zero-shot)"]
+    best_per_chunk = []
+    for k in range(chunks):
+        means = {a: statistics.fmean(_values(arms[a], "zero_shot", k).values()) for a in fixed}
+        best_per_chunk.append(max(means, key=means.get))
+    lines.append("- best fixed width per chunk: " + ", ".join(best_per_chunk))
+    crossover = len(set(best_per_chunk)) > 1
+    lines.append(f"- crossover among fixed widths (the precondition): {'yes' if crossover else 'no'}")
+    beats = []
+    for arm in fixed:
+        diffs = _differences(arms["auto"], arms[arm], "zero_shot", None)
+        spread = statistics.stdev(diffs) if len(diffs) > 1 else float("inf")
+        beats.append(bool(diffs) and statistics.fmean(diffs) > spread)
+    lines.append(f"- auto's mean over chunks beats every fixed width by more than the spread: {all(beats)}")
+    last = chunks - 1
+    auto_last = statistics.fmean(_values(arms["auto"], "zero_shot", last).values())
+    best_last = max(statistics.fmean(_values(arms[a], "zero_shot", last).values()) for a in fixed)
+    gap = auto_last - best_last
+    lines.append(f"- auto's final chunk minus the best fixed width's: {gap:+.1f} points (goal >= -0.5)")
+    return lines
+
+
+def plot(runs: list[dict], widths: list[int], path: Path) -> Path:
+    """Object zero-shot against cumulative compute: every fixed width, their envelope, and the growing arms."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = _by_arm(runs, widths)
+    figure, axis = plt.subplots(figsize=(6.4, 4.2))
+    envelope: dict[int, float] = {}
+    for arm in _order(arms):
+        if arm == "scratch":
+            continue
+        chunks = len(next(iter(arms[arm].values()))["chunks"])
+        xs = [statistics.fmean(r["chunks"][k]["cumulative_tflop"] for r in arms[arm].values()) for k in range(chunks)]
+        ys = [statistics.fmean(_values(arms[arm], "zero_shot", k).values()) for k in range(chunks)]
+        style = {"linestyle": "--", "alpha": 0.7} if arm.startswith("fixed-") else {"linewidth": 2.2}
+        axis.plot(xs, ys, marker="o", label=arm, **style)
+        if arm.startswith("fixed-"):
+            for k, y in enumerate(ys):
+                envelope[k] = max(envelope.get(k, 0.0), y)
+    if envelope:
+        fixed = [a for a in arms if a.startswith("fixed-")]
+        xs = [statistics.fmean(r["chunks"][k]["cumulative_tflop"] for r in arms[fixed[0]].values()) for k in envelope]
+        axis.plot(xs, list(envelope.values()), color="black", linewidth=4, alpha=0.15, label="best fixed width")
+    axis.set_xscale("log")
+    axis.set_xlabel("cumulative training TFLOP (search included)")
+    axis.set_ylabel("object zero-shot over concepts seen (%)")
+    axis.set_title("growing-concepts stream, equal compute per chunk")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
