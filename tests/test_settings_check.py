@@ -32,6 +32,9 @@ TYPOS = [
     ({"continual": {"strategy": "ctp", "queue_sise": 64}}, "continual.queue_sise; did you mean continual.queue_size?"),
     ({"evaluation": {"zeroshots": []}}, "evaluation.zeroshots; did you mean evaluation.zeroshot?"),
     ({"training": {"mixed_precision": "fp8"}}, "training: mixed_precision must be"),
+    ({"growth": {"proxy_batch_size": 0}}, "growth.proxy_batch_size must be a whole number of pairs per proxy step"),
+    ({"growth": {"proxy_batch_size": 1}}, "at least 2, got 1; set it to e.g. 8, or leave it out"),
+    ({"growth": {"proxy_batch_size": "eight"}}, "growth.proxy_batch_size must be a whole number"),
 ]
 
 

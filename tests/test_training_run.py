@@ -25,35 +25,41 @@ def small_benchmark(tmp_path_factory):
     return folder
 
 
-def test_main_job_grows_over_two_stages_and_reports(tmp_path, small_benchmark):
+def test_main_job_searches_at_every_boundary_and_reports(tmp_path, small_benchmark):
     out = tmp_path / "run"
     result = growclip(
-        ["run", "--scale", "small", "--stages", "2", "--output-dir", str(out), "--data-dir", str(small_benchmark)],
+        ["run", "--scale", "small", "--stages", "3", "--output-dir", str(out), "--data-dir", str(small_benchmark)],
         tmp_path,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "| stage | architecture |" in result.stdout
     decisions = [json.loads(line) for line in (out / "growth_log.jsonl").read_text().splitlines()]
-    assert len(decisions) == 1 and decisions[0]["policy"] == "auto" and decisions[0]["stage"] == 1
-    search = decisions[0]["search"]  # the small preset searches by successive halving within 15 %
-    assert search["method"] == "halving" and search["candidates"][0]["name"] == "keep"
-    assert 0 <= search["search_fraction"] <= search["search_bound"] == 0.15  # the log shows the bound held
-    if search["rounds"]:
+    assert [(d["policy"], d["stage"]) for d in decisions] == [("auto", 1), ("auto", 2)]
+    for decision in decisions:
+        search = decision["search"]  # the small preset: successive halving within 15 %, proxy steps of 4 pairs
+        assert search["method"] == "halving" and search["candidates"][0]["name"] == "keep"
+        assert search["pairs_per_step"] == 4
+        assert 0 < search["search_fraction"] <= search["search_bound"] == 0.15  # the log shows the bound held
+        # stages of 9-12 steps of 32 pairs: 15 % of them buy keep and at least 2 growth candidates
+        scored = [s["name"] for s in search["rounds"][0]["scores"]]
+        assert scored[0] == "keep" and len(scored) >= 3, search
         assert all("heldout_loss" in s for s in search["rounds"][0]["scores"])
-    else:  # a stage this small buys no proxy step for any candidate beside keep within 15 %
-        assert decisions[0]["choice"] == "keep" and "no growth candidate fits" in search["reason"]
-    assert f"growth before stage 1 (auto): {decisions[0]['choice']}" in result.stdout
+        assert f"growth before stage {decision['stage']} (auto): {decision['choice']}" in result.stdout
     for stage in (0, 1):
         model = AutoModel.from_pretrained(out / f"stage-{stage}")
         AutoProcessor.from_pretrained(out / f"stage-{stage}")
         info = json.loads((out / f"stage-{stage}" / "stage_info.json").read_text())
         assert info["samples_seen"] > 0 and info["parameters"] == sum(p.numel() for p in model.parameters())
-    grown = AutoModel.from_pretrained(out / "stage-1")
-    if decisions[0]["target"]:
-        assert grown.config.growth_history[-1]["stage"] == 1
-        assert grown.config.growth_history[-1]["policy"] == "auto"
+    for decision in decisions:
+        if decision["target"]:
+            grown = AutoModel.from_pretrained(out / f"stage-{decision['stage']}")
+            assert grown.config.growth_history[-1]["stage"] == decision["stage"]
+            assert grown.config.growth_history[-1]["policy"] == "auto"
     report = (out / "report.md").read_text()
     assert "## Stages" in report and "chance" in report and (out / "zeroshot_top1_matrix.png").exists()
+    for decision in decisions:  # the report states each decision's spend
+        spent = f"{100 * decision['search']['search_fraction']:.1f}% of the stage's compute"
+        assert f"before stage {decision['stage']}: {decision['choice']} (auto; search {spent})" in report
     # every stage is a revision of the local Hub in OUT/hub (branch, tag, its own model card and weights)
     repo = out / "hub" / "models" / "local" / "growclip"
     assert {"main", "stage-0", "stage-1", "stage-0-v1", "stage-1-v1"} <= git_refs(repo)

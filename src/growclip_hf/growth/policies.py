@@ -43,10 +43,14 @@ class GrowthPolicy:
     budget_exponent: float = 0.5
     search: SearchSettings = field(default_factory=SearchSettings)
     trigger: GrowthTrigger = field(default_factory=GrowthTrigger)  # when auto/random decide; none/schedule ignore it
+    # Pairs per proxy step of the search (None: the training micro-batch). The bound is in FLOPs, so smaller proxy
+    # batches buy more candidates and steps within it; the stage loop reads the search's data in batches of this size.
+    proxy_batch_size: int | None = None
 
     def __post_init__(self):
         if self.name not in POLICIES:
             raise ValueError(f"Growth policy must be one of {POLICIES}, got {self.name!r}.")
+        check_proxy_batch_size(self.proxy_batch_size)
         self.base_params: int | None = None
         self.base_samples: int | None = None
 
@@ -108,6 +112,7 @@ class GrowthPolicy:
             )
             search["search_fraction"] = search["search_flops"] / context.stage_flops if context.stage_flops else 0.0
             search["search_bound"] = self.search.max_search_fraction
+            search["pairs_per_step"] = context.pairs_per_step
             return {**record, "target": search["target"] or None, "choice": search["choice"], "search": search}
         result = run_search(
             context.model,
@@ -122,7 +127,18 @@ class GrowthPolicy:
         search = result.to_dict()
         search["search_fraction"] = result.search_flops / context.stage_flops if context.stage_flops else 0.0
         search["search_bound"] = self.search.max_search_fraction  # the log shows the bound beside the spend
+        search["pairs_per_step"] = context.pairs_per_step
         return {**record, "target": result.choice.target or None, "choice": result.choice.name, "search": search}
+
+
+def check_proxy_batch_size(value) -> None:
+    """``growth.proxy_batch_size`` is left out (None) or a whole number of pairs >= 2 (one pair has no negative, so
+    its contrastive loss and gradient are zero); a one-line error otherwise."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 2):
+        raise ValueError(
+            f"growth.proxy_batch_size must be a whole number of pairs per proxy step, at least 2, got {value!r}; "
+            "set it to e.g. 8, or leave it out to use training.batch_size."
+        )
 
 
 def _grown(config, target):

@@ -44,10 +44,18 @@ from .learning_curve import CURVE_POINTS, reading_flops, reading_steps
 SEARCH_PROXY_BATCHES, SEARCH_HELDOUT_PAIRS = 4, 256
 
 
-def search_inputs(plan, stage: int, batch_size: int, seed: int, device) -> tuple[list[dict], dict]:
+def search_inputs(
+    plan, stage: int, batch_size: int, seed: int, device, proxy_batch_size: int | None = None
+) -> tuple[list[dict], dict]:
     """The growth search's proxy batches and held-out batch, on ``device``: the stream hands out CPU tensors, while
-    the candidates live on the accelerator's device (on a GPU, mixing the two crashed the search)."""
-    proxy, heldout = plan.search_data(stage, batch_size, SEARCH_PROXY_BATCHES, SEARCH_HELDOUT_PAIRS, seed)
+    the candidates live on the accelerator's device (on a GPU, mixing the two crashed the search).
+
+    Proxy batches hold ``proxy_batch_size`` pairs (default ``batch_size``); smaller ones are more of them, so the
+    search reads at least as many proxy pairs as ``SEARCH_PROXY_BATCHES`` training batches hold.
+    """
+    size = proxy_batch_size or batch_size
+    count = max(SEARCH_PROXY_BATCHES, math.ceil(SEARCH_PROXY_BATCHES * batch_size / size))
+    proxy, heldout = plan.search_data(stage, size, count, SEARCH_HELDOUT_PAIRS, seed)
     return [batch_to(batch, device) for batch in proxy], batch_to(heldout, device)
 
 
@@ -237,7 +245,12 @@ class ContinualRun:
             parked = contextlib.nullcontext()
             if self.policy.needs_search_data() and self.policy.trigger_reading(context)["fire"]:
                 proxy_batches, context.heldout = search_inputs(
-                    self.plan, stage, self.config.batch_size, self.config.seed + stage, self.accelerator.device
+                    self.plan,
+                    stage,
+                    self.config.batch_size,
+                    self.config.seed + stage,
+                    self.accelerator.device,
+                    self.policy.proxy_batch_size,
                 )
                 proxy = ProxyTrainer(model, self.trainer.optimizer, proxy_batches, self.config.learning_rate)
                 context.train_candidate, context.pairs_per_step = proxy, proxy.pairs_per_step

@@ -72,6 +72,7 @@ def build_policy(growth: dict) -> GrowthPolicy:
         space=GrowthSpace(**growth.get("space", {})),
         budget_exponent=growth.get("budget_exponent", 0.5),
         search=search,
+        proxy_batch_size=growth.get("proxy_batch_size"),
         trigger=GrowthTrigger(
             name=growth.get("trigger", "every"),
             tail=growth.get("plateau_tail", 0.5),

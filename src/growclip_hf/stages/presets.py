@@ -39,6 +39,10 @@ PRESETS = {
             "method": "halving",
             "max_search_fraction": 0.15,
             "min_proxy_steps": 1,
+            # A stage here trains 9-12 steps of 32 pairs, and 15 % of that buys no proxy step of 32 pairs for keep and
+            # one candidate; at 4 pairs a step the bound scores keep and 3-4 growth candidates (at least 2 down to
+            # stages of 6 steps; docs/training.md).
+            "proxy_batch_size": 4,
             "budget_exponent": 1.0,
         },
         "data": {"shuffle_buffer": 256, "num_workers": 0},

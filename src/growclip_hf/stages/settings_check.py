@@ -12,6 +12,7 @@ import inspect
 import json
 
 from ..continual import STRATEGIES
+from ..growth.policies import check_proxy_batch_size
 from ..growth.space import GrowthSpace
 from ..models.growclip import GrowCLIPConfig, GrowCLIPSharedConfig, GrowCLIPTextConfig, GrowCLIPVisionConfig
 from ..models.tokenization import train_tokenizer
@@ -27,6 +28,7 @@ GROWTH_KEYS = {
     "momentum",
     "budget_exponent",
     "max_search_fraction",
+    "proxy_batch_size",
     "min_proxy_steps",
     "max_proxy_steps",
     "proxy_compute",
@@ -124,6 +126,10 @@ def check_settings(settings: dict) -> None:
     _unknown("growth.space", growth.get("space", {}), {f.name for f in dataclasses.fields(GrowthSpace)})
     for index, target in enumerate(growth.get("schedule") or []):
         _check_model_shape(f"growth.schedule[{index}]", target)
+    try:
+        check_proxy_batch_size(growth.get("proxy_batch_size"))
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
     data = settings.get("data") or {}
     for index, entry in enumerate(data.get("chunks") or []):
         if isinstance(entry, dict):
