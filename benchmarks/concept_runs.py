@@ -92,14 +92,21 @@ def new_trainer(model, lr: float, base_width: int, batch_size: int, seed: int) -
     return StreamTrainer(settings, model)
 
 
-def train_chunk(trainer: StreamTrainer, stream, chunk: int, steps: int, rng, tokenizer) -> list[float]:
-    """``steps`` steps of one warmup-stable-decay cycle on fresh pairs of ``chunk``; the losses."""
-    trainer.config.warmup_steps = max(1, round(steps * WARMUP_SHARE))
+def train_chunk(trainer: StreamTrainer, stream, chunk: int, steps: int, rng, tokenizer, after_step=None) -> list[float]:
+    """``steps`` steps of one warmup-stable-decay cycle on fresh pairs of ``chunk``; the losses. ``after_step(step)``
+    runs after each step (e.g. a learning-curve reading; it must not draw from ``rng``)."""
+    trainer.config.warmup_steps = warmup_steps(steps)
     losses = []
     for step in range(steps):
         images, captions = stream.sample(chunk, trainer.config.batch_size, rng)
         losses.append(trainer.step([batch(images, captions, tokenizer)], trainer.learning_rate(step, steps)))
+        if after_step is not None:
+            after_step(step)
     return losses
+
+
+def warmup_steps(steps: int) -> int:
+    return max(1, round(steps * WARMUP_SHARE))
 
 
 def _features(output):

@@ -9,7 +9,13 @@ budget, one warmup-stable-decay cycle per chunk, a learning rate per width):
 - ``auto``: starts at the smallest width; before every later chunk the product's search (``growth.run_search`` with
   equal-FLOP proxies, at most ``--search-fraction`` of the chunk's budget, paid out of that budget) scores keep, twice
   the width and one more layer on pairs of the new chunk, and the winner is grown (function-preserving) and trained;
-- ``hand``: grows to the next width before the second chunk, no search;
+- ``auto-warmup``: auto whose proxies ramp the rate up over their first half (a stage starts with a warmup; at the
+  peak rate from step 0 a grown candidate's fresh entries jump, and the search sees that jump, not its capacity);
+- ``auto-slope``: the product's ``slope`` trigger reads the previous chunk's learning curve (held-out loss against
+  cumulative FLOPs on the stable part) and, when it falls by no more than ``--slope-min-gain`` per doubling of
+  compute, grows the best growth candidate of the same search (keep is not a candidate once the trigger fired: the
+  trigger answered keep-or-grow, the search answers what to grow); the readings count as its compute;
+- ``hand``: grows to the next width before the second chunk, no search; ``hand-late``: before the last chunk;
 - ``random``: a random candidate at every boundary (the search's alternatives, uniformly);
 - ``scratch``: auto's final architecture trained from scratch on the whole stream (skipped when a fixed arm is it).
 
@@ -45,21 +51,34 @@ from concept_runs import (  # noqa: E402
     new_trainer,
     scores,
     train_chunk,
+    warmup_steps,
     widened,
 )
 from growth_sweep_tables import plot, scratch_twin, tables  # noqa: E402
 
 from growclip_hf import GrowCLIPConfig, GrowCLIPModel  # noqa: E402
 from growclip_hf.data.benchmark.growing_concepts import GrowingConceptStream  # noqa: E402
-from growclip_hf.growth.flops import parameter_count, steps_within_budget, training_flops_per_pair  # noqa: E402
+from growclip_hf.growth.flops import (  # noqa: E402
+    forward_flops_per_pair,
+    parameter_count,
+    steps_within_budget,
+    training_flops_per_pair,
+)
 from growclip_hf.growth.plan_check import invalid_candidates  # noqa: E402
-from growclip_hf.growth.search import SearchSettings, run_search  # noqa: E402
+from growclip_hf.growth.search import (  # noqa: E402
+    SearchSettings,
+    heldout_loss,  # noqa: E402
+    run_search,
+)
 from growclip_hf.growth.space import Candidate  # noqa: E402
+from growclip_hf.growth.trigger import GrowthTrigger  # noqa: E402
 from growclip_hf.models.tokenization import train_tokenizer  # noqa: E402
+from growclip_hf.stages.learning_curve import CURVE_POINTS, reading_steps  # noqa: E402
 from growclip_hf.training.proxy import ProxyTrainer  # noqa: E402
 
 STORE = Path(__file__).parent / "results" / "growth_sweep.jsonl"
 SEARCH_HELDOUT = 512
+GROWING_ARMS = ("auto", "auto-warmup", "auto-slope", "hand", "hand-late", "random", "scratch")
 
 
 def candidates(config, widths: list[int]) -> list[Candidate]:
@@ -80,7 +99,7 @@ class Run:
         torch.manual_seed(seed)
         self.arm, self.seed, self.args, self.stream, self.tokenizer = arm, seed, args, stream, tokenizer
         self.trainer = new_trainer(GrowCLIPModel(config), args.lr, args.base_width, args.batch_size, seed)
-        self.flops, self.chunks, self.decisions = 0.0, [], []
+        self.flops, self.chunks, self.decisions, self.curve = 0.0, [], [], []
 
     @property
     def config(self):
@@ -89,10 +108,15 @@ class Run:
     def grow(self, target: dict, stage: int) -> None:
         self.trainer.grow(target, init="preserve", momentum=0.0, seed=self.seed + 1000 + stage)
 
-    def search(self, chunk: int, budget: float) -> tuple[dict | None, float, dict]:
+    def search(
+        self, chunk: int, budget: float, warmup_share: float, grow_only=False
+    ) -> tuple[dict | None, float, dict]:
         """The product's search at the boundary before ``chunk``: equal-FLOP proxies on the new chunk's pairs."""
         model = self.trainer.unwrapped_model
         found = candidates(model.config, self.args.widths)
+        found = [c for c in found if c.target] if grow_only else found
+        if not found:
+            return None, 0.0, {"choice": "keep", "reason": "no growth candidate", "candidates": []}
         settings = SearchSettings(
             max_search_fraction=self.args.search_fraction,
             min_proxy_steps=1,
@@ -104,22 +128,32 @@ class Run:
         proxy_steps = int(self.args.search_fraction * budget / len(found) // cheapest) + 1
         rng = np.random.default_rng([self.seed, chunk, 99])
         pairs = [self.stream.sample(chunk, self.args.batch_size, rng) for _ in range(proxy_steps)]
-        proxy = ProxyTrainer(model, self.trainer.optimizer, [batch(i, c, self.tokenizer) for i, c in pairs], self.lr())
+        batches = [batch(i, c, self.tokenizer) for i, c in pairs]
+        proxy = ProxyTrainer(model, self.trainer.optimizer, batches, self.args.lr, warmup_share=warmup_share)
         heldout = heldout_pairs(self.stream, chunk, SEARCH_HELDOUT, self.tokenizer, seed=4242 + self.seed)
         result = run_search(model, found, proxy, self.args.batch_size, heldout, budget, settings, self.seed + chunk, 16)
         record = result.to_dict()
         self.trainer.unwrapped_model.train()
         return result.choice.target or None, result.search_flops, record
 
-    def lr(self) -> float:
-        """The proxies train at the stable part's peak rate (the width rule is applied per group by the optimizer)."""
-        return self.args.lr
-
-    def train(self, chunk: int, budget: float, spent: float, heldouts, pairs) -> None:
+    def train(self, chunk: int, budget: float, spent: float, heldouts, pairs, read_curve=False) -> None:
+        per_step = self.args.batch_size * training_flops_per_pair(self.config, 16)
+        if read_curve:  # the readings' forward passes are paid out of the chunk's budget
+            spent += CURVE_POINTS * len(pairs[chunk]["input_ids"]) * forward_flops_per_pair(self.config, 16)
         steps = steps_within_budget(budget, self.args.batch_size, self.config, spent=spent, text_tokens=16)
         rng = np.random.default_rng([self.seed, chunk])  # the same pairs, in the same order, for every arm
-        losses = train_chunk(self.trainer, self.stream, chunk, steps, rng, self.tokenizer)
-        self.flops += spent + steps * self.args.batch_size * training_flops_per_pair(self.config, 16)
+        self.trainer.config.warmup_steps = warmup_steps(steps)
+        readings = set(reading_steps(steps, self.trainer.config)) if read_curve else set()
+        start, self.curve = self.flops + spent, []
+
+        def read(step: int) -> None:
+            if step in readings:
+                loss = heldout_loss(self.trainer.unwrapped_model, pairs[chunk])
+                self.trainer.unwrapped_model.train()
+                self.curve.append([start + (step + 1) * per_step, loss])
+
+        losses = train_chunk(self.trainer, self.stream, chunk, steps, rng, self.tokenizer, read)
+        self.flops += spent + steps * per_step
         result = scores(self.trainer.unwrapped_model, self.stream, chunk, heldouts[chunk], pairs[chunk], self.tokenizer)
         record = {
             "chunk": chunk,
@@ -151,12 +185,19 @@ def run_arm(arm: str, seed: int, args, stream, tokenizer, heldouts, pairs, final
     for chunk, budget in enumerate(args.budgets):
         budget *= 1e12
         spent = 0.0
-        if chunk > 0 and arm in ("auto", "hand", "random"):
+        if chunk > 0 and arm in ("auto", "auto-warmup", "auto-slope", "hand", "hand-late", "random"):
             target, choice, record = None, "keep", {}
-            if arm == "auto":
-                target, spent, record = run.search(chunk, budget)
+            if arm == "auto-slope":
+                reading = GrowthTrigger("slope", min_gain=args.slope_min_gain).reading(None, run.curve)
+                record = {"trigger": reading}
+                if reading["fire"]:
+                    target, spent, found = run.search(chunk, budget, 0.0, grow_only=True)
+                    record.update(found)
+                    choice = found["choice"]
+            elif arm.startswith("auto"):
+                target, spent, record = run.search(chunk, budget, 0.5 if arm == "auto-warmup" else 0.0)
                 choice = record["choice"]
-            elif arm == "hand" and chunk == 1:
+            elif (arm, chunk) in (("hand", 1), ("hand-late", len(args.budgets) - 1)):
                 wider = [c for c in candidates(run.config, args.widths) if c.name.startswith("width-")]
                 target, choice = (wider[0].target, wider[0].name) if wider else (None, "keep")
             elif arm == "random":
@@ -166,7 +207,7 @@ def run_arm(arm: str, seed: int, args, stream, tokenizer, heldouts, pairs, final
             print(f"  {arm} seed {seed} before chunk {chunk}: {choice}", flush=True)
             if target:
                 run.grow(target, chunk)
-        run.train(chunk, budget, spent, heldouts, pairs)
+        run.train(chunk, budget, spent, heldouts, pairs, read_curve=arm == "auto-slope")
     final = run.config
     return {
         "arm": arm,
@@ -198,7 +239,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64])
     parser.add_argument("--budgets", type=float, nargs="+", default=[0.18, 0.5, 1.4], help="TFLOP per chunk")
-    parser.add_argument("--arms", nargs="+", default=None, help="default: fixed widths, auto, hand, random, scratch")
+    parser.add_argument("--arms", nargs="+", default=None, help="default: every fixed width and growing arm")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--concepts-per-chunk", type=int, default=200)
     parser.add_argument("--image-size", type=int, default=32)
@@ -208,13 +249,21 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3, help="peak rate at --base-width (µP-style rule per width)")
     parser.add_argument("--base-width", type=int, default=32)
     parser.add_argument("--search-fraction", type=float, default=0.15)
+    parser.add_argument("--slope-min-gain", type=float, default=0.01, help="auto-slope: the trigger's threshold")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--store", type=Path, default=STORE)
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
     setup = setup_key(args)
-    arms = args.arms or [f"fixed-{w}" for w in args.widths] + ["auto", "hand", "random", "scratch"]
+    arms = args.arms or [f"fixed-{w}" for w in args.widths] + [
+        "auto",
+        "auto-warmup",
+        "hand",
+        "hand-late",
+        "random",
+        "scratch",
+    ]
     if not args.table_only:
         torch.set_num_threads(args.threads)
         stream = GrowingConceptStream(args.concepts_per_chunk, len(args.budgets), args.image_size)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+SEARCHING = ("auto", "auto-warmup", "auto-slope")  # the arms that decide by themselves
 METRICS = (("zero_shot", "object zero-shot over concepts seen (%)"), ("retrieval_Rm", "retrieval Rm (%)"))
 
 
@@ -30,7 +31,9 @@ def _by_arm(runs: list[dict], widths: list[int]) -> dict[str, dict[int, dict]]:
 
 def _order(arms: dict) -> list[str]:
     fixed = sorted((a for a in arms if a.startswith("fixed-")), key=lambda a: int(a.split("-")[1]))
-    return fixed + [a for a in ("auto", "hand", "random", "scratch") if a in arms]
+    return fixed + [
+        a for a in ("auto", "auto-warmup", "auto-slope", "hand", "hand-late", "random", "scratch") if a in arms
+    ]
 
 
 def _values(runs: dict[int, dict], key: str, chunk: int | None) -> dict[int, float]:
@@ -64,9 +67,11 @@ def tables(runs: list[dict], widths: list[int]) -> str:
             cells.append(_cell(list(_values(arms[arm], key, None).values())))
             lines.append(f"| {arm} ({len(arms[arm])}) | " + " | ".join(cells) + " |")
     lines += _compute_table(arms, order, chunks)
-    lines += _paired(arms, order, chunks)
+    for growing in SEARCHING:
+        lines += _paired(arms, order, chunks, growing)
     lines += _decisions(arms)
-    lines += _verdicts(arms, order, chunks)
+    for growing in SEARCHING:
+        lines += _verdicts(arms, order, chunks, growing)
     return "\n".join(lines)
 
 
@@ -95,24 +100,24 @@ def _mark(diffs: list[float]) -> str:
     return f"{mean:+.1f} ± {spread:.1f}" + (" †" if abs(mean) > spread else "")
 
 
-def _paired(arms, order, chunks) -> list[str]:
-    if "auto" not in arms:
+def _paired(arms, order, chunks, growing: str = "auto") -> list[str]:
+    if growing not in arms:
         return []
-    lines = ["\nauto minus each arm, object zero-shot points per seed pair (mean ± sd; † where |mean| > sd)"]
+    lines = [f"\n{growing} minus each arm, object zero-shot points per seed pair (mean ± sd; † where |mean| > sd)"]
     lines += ["| vs | " + " | ".join(f"chunk {k + 1}" for k in range(chunks)) + " | mean over chunks |"]
     lines += ["|---|" + "---|" * (chunks + 1)]
     for arm in order:
-        if arm == "auto":
+        if arm == growing:
             continue
-        cells = [_mark(_differences(arms["auto"], arms[arm], "zero_shot", k)) for k in range(chunks)]
-        cells.append(_mark(_differences(arms["auto"], arms[arm], "zero_shot", None)))
+        cells = [_mark(_differences(arms[growing], arms[arm], "zero_shot", k)) for k in range(chunks)]
+        cells.append(_mark(_differences(arms[growing], arms[arm], "zero_shot", None)))
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     return lines
 
 
 def _decisions(arms) -> list[str]:
     lines = []
-    for arm in ("auto", "random"):
+    for arm in (*SEARCHING, "random"):
         if arm not in arms:
             continue
         lines.append(f"\n{arm}'s decisions per seed")
@@ -122,16 +127,18 @@ def _decisions(arms) -> list[str]:
                 scored = d.get("search", {}).get("candidates", [])
                 detail = ", ".join(f"{s['name']} {s['heldout_loss']:.3f}/{s['proxy_steps']} steps" for s in scored)
                 head = f"before chunk {d['before_chunk'] + 1}: {d['choice']}"
+                trigger = d.get("search", {}).get("trigger")
+                head += f" [{trigger['reason']}]" if trigger else ""
                 steps.append(head + (f" ({detail})" if detail else ""))
             lines.append(f"- seed {seed}: " + "; ".join(steps))
     return lines
 
 
-def _verdicts(arms, order, chunks) -> list[str]:
+def _verdicts(arms, order, chunks, growing: str = "auto") -> list[str]:
     fixed = [a for a in order if a.startswith("fixed-")]
-    if "auto" not in arms or not fixed:
+    if growing not in arms or not fixed:
         return []
-    lines = ["\nverdicts (object zero-shot)"]
+    lines = [f"\nverdicts for {growing} (object zero-shot)"]
     best_per_chunk = []
     for k in range(chunks):
         means = {a: statistics.fmean(_values(arms[a], "zero_shot", k).values()) for a in fixed}
@@ -141,15 +148,15 @@ def _verdicts(arms, order, chunks) -> list[str]:
     lines.append(f"- crossover among fixed widths (the precondition): {'yes' if crossover else 'no'}")
     beats = []
     for arm in fixed:
-        diffs = _differences(arms["auto"], arms[arm], "zero_shot", None)
+        diffs = _differences(arms[growing], arms[arm], "zero_shot", None)
         spread = statistics.stdev(diffs) if len(diffs) > 1 else float("inf")
         beats.append(bool(diffs) and statistics.fmean(diffs) > spread)
-    lines.append(f"- auto's mean over chunks beats every fixed width by more than the spread: {all(beats)}")
+    lines.append(f"- {growing}'s mean over chunks beats every fixed width by more than the spread: {all(beats)}")
     last = chunks - 1
-    auto_last = statistics.fmean(_values(arms["auto"], "zero_shot", last).values())
+    auto_last = statistics.fmean(_values(arms[growing], "zero_shot", last).values())
     best_last = max(statistics.fmean(_values(arms[a], "zero_shot", last).values()) for a in fixed)
     gap = auto_last - best_last
-    lines.append(f"- auto's final chunk minus the best fixed width's: {gap:+.1f} points (goal >= -0.5)")
+    lines.append(f"- {growing}'s final chunk minus the best fixed width's: {gap:+.1f} points (goal >= -0.5)")
     return lines
 
 

@@ -293,13 +293,14 @@ def test_every_arm_of_the_growth_sweep_spends_each_chunks_budget_and_auto_pays_f
 
     args = types.SimpleNamespace(
         widths=[16, 32], budgets=[0.0002, 0.0004], concepts_per_chunk=8, image_size=16, patch_size=8, layers=1,
-        batch_size=16, lr=2e-3, base_width=32, search_fraction=0.15,
+        batch_size=16, lr=2e-3, base_width=32, search_fraction=0.15, slope_min_gain=10.0,
     )  # fmt: skip
     stream = GrowingConceptStream(args.concepts_per_chunk, len(args.budgets), args.image_size)
     tokenizer = train_tokenizer(stream.all_captions(), vocab_size=300, context_length=16)
     heldouts = [stream.heldout(k) for k in range(2)]
     pairs = [sweep.heldout_pairs(stream, k, 32, tokenizer) for k in range(2)]
-    runs = [sweep.run_arm(arm, 0, args, stream, tokenizer, heldouts, pairs) for arm in ("fixed-16", "fixed-32", "auto")]
+    arms = ("fixed-16", "fixed-32", "auto", "auto-slope")
+    runs = [sweep.run_arm(arm, 0, args, stream, tokenizer, heldouts, pairs) for arm in arms]
     for run in runs:
         spent = 0.0
         for chunk, budget in zip(run["chunks"], args.budgets, strict=True):
@@ -311,6 +312,9 @@ def test_every_arm_of_the_growth_sweep_spends_each_chunks_budget_and_auto_pays_f
     search = auto["decisions"][0]["search"]
     assert len(search["candidates"]) >= 2 and 0 < search["search_flops"] <= 0.15 * args.budgets[1] * 1e12
     assert auto["chunks"][1]["search_flops"] == search["search_flops"]
+    slope = runs[3]["decisions"][0]["search"]  # a threshold no curve meets: the trigger fires, growth only is scored
+    assert slope["trigger"]["fire"] and slope["trigger"]["points"] >= 3 and "keep" not in slope["choice"]
+    assert all(c["name"] != "keep" for c in slope["candidates"])
     text = sweep.tables(runs, args.widths)
     assert "| auto (1) |" in text and "best fixed width per chunk: " in text and "auto minus each arm" in text
 

@@ -195,3 +195,22 @@ def test_a_search_with_equal_flop_proxies_records_each_candidates_steps():
     assert "equal-FLOP proxies" in line and f"({steps['wide']} steps)" in line
     with pytest.raises(ValueError, match="proxy_compute=flops needs growth.method=single"):
         SearchSettings(method="halving", proxy_compute="flops")
+
+
+def test_a_proxy_with_warmup_ramps_each_candidates_rate_over_its_own_planned_steps(monkeypatch):
+    model, optimizer, batches, _ = _setup()
+    seen = []
+    trainer = ProxyTrainer(model, optimizer, batches, learning_rate=1e-3, warmup_share=0.5)
+    candidate = copy.deepcopy(model)
+    original = torch.optim.AdamW.step
+
+    def record(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", record)
+    trainer(candidate, 2, total_steps=8)  # a first round of halving: the ramp spans all 8 planned steps
+    trainer(candidate, 6, total_steps=8)
+    assert seen == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3])
+    with pytest.raises(ValueError, match="warmup_share must be in"):
+        ProxyTrainer(model, optimizer, batches, learning_rate=1e-3, warmup_share=1.5)

@@ -23,9 +23,21 @@ from .ramp import advance_growth_ramp
 class ProxyTrainer:
     """``trainer(candidate, steps)`` trains ``candidate`` (grown from ``model``, or a copy) in place."""
 
-    def __init__(self, model, optimizer: torch.optim.Optimizer, batches: list[dict], learning_rate: float):
+    def __init__(
+        self,
+        model,
+        optimizer: torch.optim.Optimizer,
+        batches: list[dict],
+        learning_rate: float,
+        warmup_share: float = 0.0,
+    ):
+        """``warmup_share``: the first share of each candidate's planned steps ramps the rate up linearly, as a stage
+        starts; without it every candidate starts at the peak rate, where a grown one's fresh entries jump."""
         if not batches:
             raise ValueError("The growth search needs at least one proxy batch.")
+        if not 0.0 <= warmup_share <= 1.0:
+            raise ValueError(f"warmup_share must be in [0, 1], got {warmup_share}.")
+        self.warmup_share = warmup_share
         self.model = model
         self.optimizer = getattr(optimizer, "optimizer", optimizer)  # Accelerate's wrapper keeps the state inside
         self.batches = batches
@@ -45,9 +57,12 @@ class ProxyTrainer:
             mapping = growth_mapping(self.model, candidate)
             self._optimizers[key] = transfer_optimizer(self.optimizer, self.model, candidate, mapping=mapping)
         optimizer, done = self._optimizers[key], self._steps_done.get(key, 0)
+        warmup = self.warmup_share * (total_steps or steps)
         for step in range(done, done + steps):
             candidate.train()
-            set_learning_rate(optimizer, self.learning_rate)
+            set_learning_rate(
+                optimizer, self.learning_rate * min(1.0, (step + 1) / warmup) if warmup else self.learning_rate
+            )
             optimizer.zero_grad(set_to_none=True)
             contrastive_backward(candidate, [self.batches[step % len(self.batches)]], gather=False)
             optimizer.step()
