@@ -11,6 +11,8 @@ budget, one warmup-stable-decay cycle per chunk, a learning rate per width):
   the width and one more layer on pairs of the new chunk, and the winner is grown (function-preserving) and trained;
 - ``auto-warmup``: auto whose proxies ramp the rate up over their first half (a stage starts with a warmup; at the
   peak rate from step 0 a grown candidate's fresh entries jump, and the search sees that jump, not its capacity);
+- ``auto-ramp``: auto whose width-grown candidates open their new units over the first half of their proxy, not all
+  of it (scored at the end of a ramp, a candidate is scored where the opened units disturb it most);
 - ``auto-slope``: the product's ``slope`` trigger reads the previous chunk's learning curve (held-out loss against
   cumulative FLOPs on the stable part) and, when it falls by no more than ``--slope-min-gain`` per doubling of
   compute, grows the best growth candidate of the same search (keep is not a candidate once the trigger fired: the
@@ -78,7 +80,7 @@ from growclip_hf.training.proxy import ProxyTrainer  # noqa: E402
 
 STORE = Path(__file__).parent / "results" / "growth_sweep.jsonl"
 SEARCH_HELDOUT = 512
-GROWING_ARMS = ("auto", "auto-warmup", "auto-slope", "hand", "hand-late", "random", "scratch")
+GROWING_ARMS = ("auto", "auto-warmup", "auto-ramp", "auto-slope", "hand", "hand-late", "random", "scratch")
 
 
 def candidates(config, widths: list[int]) -> list[Candidate]:
@@ -109,7 +111,7 @@ class Run:
         self.trainer.grow(target, init="preserve", momentum=0.0, seed=self.seed + 1000 + stage)
 
     def search(
-        self, chunk: int, budget: float, warmup_share: float, grow_only=False
+        self, chunk: int, budget: float, warmup_share: float, grow_only=False, ramp_share=1.0
     ) -> tuple[dict | None, float, dict]:
         """The product's search at the boundary before ``chunk``: equal-FLOP proxies on the new chunk's pairs."""
         model = self.trainer.unwrapped_model
@@ -129,7 +131,9 @@ class Run:
         rng = np.random.default_rng([self.seed, chunk, 99])
         pairs = [self.stream.sample(chunk, self.args.batch_size, rng) for _ in range(proxy_steps)]
         batches = [batch(i, c, self.tokenizer) for i, c in pairs]
-        proxy = ProxyTrainer(model, self.trainer.optimizer, batches, self.args.lr, warmup_share=warmup_share)
+        proxy = ProxyTrainer(
+            model, self.trainer.optimizer, batches, self.args.lr, warmup_share=warmup_share, ramp_share=ramp_share
+        )
         heldout = heldout_pairs(self.stream, chunk, SEARCH_HELDOUT, self.tokenizer, seed=4242 + self.seed)
         result = run_search(model, found, proxy, self.args.batch_size, heldout, budget, settings, self.seed + chunk, 16)
         record = result.to_dict()
@@ -185,7 +189,7 @@ def run_arm(arm: str, seed: int, args, stream, tokenizer, heldouts, pairs, final
     for chunk, budget in enumerate(args.budgets):
         budget *= 1e12
         spent = 0.0
-        if chunk > 0 and arm in ("auto", "auto-warmup", "auto-slope", "hand", "hand-late", "random"):
+        if chunk > 0 and arm in ("auto", "auto-warmup", "auto-ramp", "auto-slope", "hand", "hand-late", "random"):
             target, choice, record = None, "keep", {}
             if arm == "auto-slope":
                 reading = GrowthTrigger("slope", min_gain=args.slope_min_gain).reading(None, run.curve)
@@ -195,7 +199,8 @@ def run_arm(arm: str, seed: int, args, stream, tokenizer, heldouts, pairs, final
                     record.update(found)
                     choice = found["choice"]
             elif arm.startswith("auto"):
-                target, spent, record = run.search(chunk, budget, 0.5 if arm == "auto-warmup" else 0.0)
+                warmup, ramp = (0.5 if arm == "auto-warmup" else 0.0), (0.5 if arm == "auto-ramp" else 1.0)
+                target, spent, record = run.search(chunk, budget, warmup, ramp_share=ramp)
                 choice = record["choice"]
             elif (arm, chunk) in (("hand", 1), ("hand-late", len(args.budgets) - 1)):
                 wider = [c for c in candidates(run.config, args.widths) if c.name.startswith("width-")]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-SEARCHING = ("auto", "auto-warmup", "auto-slope")  # the arms that decide by themselves
+SEARCHING = ("auto", "auto-warmup", "auto-ramp", "auto-slope")  # the arms that decide by themselves
 METRICS = (("zero_shot", "object zero-shot over concepts seen (%)"), ("retrieval_Rm", "retrieval Rm (%)"))
 
 

@@ -214,3 +214,17 @@ def test_a_proxy_with_warmup_ramps_each_candidates_rate_over_its_own_planned_ste
     assert seen == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3])
     with pytest.raises(ValueError, match="warmup_share must be in"):
         ProxyTrainer(model, optimizer, batches, learning_rate=1e-3, warmup_share=1.5)
+
+
+def test_a_proxy_opens_a_width_growth_ramp_over_its_share_of_the_planned_steps():
+    model, optimizer, batches, _ = _setup()
+    target = {"vision_config": {"hidden_size": 64, "num_attention_heads": 4}}
+    progress = {}
+    for share in (1.0, 0.5):
+        trainer = ProxyTrainer(model, optimizer, batches, learning_rate=1e-3, ramp_share=share)
+        candidate = model.grow(target, init="preserve", seed=0)
+        trainer(candidate, 4, total_steps=8)  # half of the planned steps
+        progress[share] = candidate.growth_ramp_progress
+    assert progress[1.0] == pytest.approx(0.5) and progress[0.5] is None  # the half-share ramp has closed
+    with pytest.raises(ValueError, match="ramp_share must be in"):
+        ProxyTrainer(model, optimizer, batches, learning_rate=1e-3, ramp_share=0.0)

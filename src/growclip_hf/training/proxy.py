@@ -30,14 +30,20 @@ class ProxyTrainer:
         batches: list[dict],
         learning_rate: float,
         warmup_share: float = 0.0,
+        ramp_share: float = 1.0,
     ):
         """``warmup_share``: the first share of each candidate's planned steps ramps the rate up linearly, as a stage
-        starts; without it every candidate starts at the peak rate, where a grown one's fresh entries jump."""
+        starts; without it every candidate starts at the peak rate, where a grown one's fresh entries jump.
+        ``ramp_share``: the share of its planned steps over which a width-grown candidate opens its new units. At 1 it
+        is scored the step its ramp closes, when the opened units disturb it most; a stage opens them over its first
+        ``training.ramp_steps`` and then has the rest of its steps to adapt, which a smaller share imitates."""
         if not batches:
             raise ValueError("The growth search needs at least one proxy batch.")
         if not 0.0 <= warmup_share <= 1.0:
             raise ValueError(f"warmup_share must be in [0, 1], got {warmup_share}.")
-        self.warmup_share = warmup_share
+        if not 0.0 < ramp_share <= 1.0:
+            raise ValueError(f"ramp_share must be in (0, 1], got {ramp_share}.")
+        self.warmup_share, self.ramp_share = warmup_share, ramp_share
         self.model = model
         self.optimizer = getattr(optimizer, "optimizer", optimizer)  # Accelerate's wrapper keeps the state inside
         self.batches = batches
@@ -66,5 +72,5 @@ class ProxyTrainer:
             optimizer.zero_grad(set_to_none=True)
             contrastive_backward(candidate, [self.batches[step % len(self.batches)]], gather=False)
             optimizer.step()
-            advance_growth_ramp(candidate, total_steps or steps)
+            advance_growth_ramp(candidate, max(1, round(self.ramp_share * (total_steps or steps))))
         self._steps_done[key] = done + steps
