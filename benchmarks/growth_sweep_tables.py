@@ -8,6 +8,7 @@ import statistics
 from pathlib import Path
 
 SEARCHING = ("auto", "auto-warmup", "auto-ramp", "auto-slope")  # the arms that decide by themselves
+SCHEDULED = ("hand", "hand-late")  # growth at a boundary chosen by hand: is there a schedule that pays at all?
 METRICS = (("zero_shot", "object zero-shot over concepts seen (%)"), ("retrieval_Rm", "retrieval Rm (%)"))
 
 
@@ -31,9 +32,7 @@ def _by_arm(runs: list[dict], widths: list[int]) -> dict[str, dict[int, dict]]:
 
 def _order(arms: dict) -> list[str]:
     fixed = sorted((a for a in arms if a.startswith("fixed-")), key=lambda a: int(a.split("-")[1]))
-    return fixed + [
-        a for a in ("auto", "auto-warmup", "auto-slope", "hand", "hand-late", "random", "scratch") if a in arms
-    ]
+    return fixed + [a for a in (*SEARCHING, *SCHEDULED, "random", "scratch") if a in arms]
 
 
 def _values(runs: dict[int, dict], key: str, chunk: int | None) -> dict[int, float]:
@@ -67,10 +66,10 @@ def tables(runs: list[dict], widths: list[int]) -> str:
             cells.append(_cell(list(_values(arms[arm], key, None).values())))
             lines.append(f"| {arm} ({len(arms[arm])}) | " + " | ".join(cells) + " |")
     lines += _compute_table(arms, order, chunks)
-    for growing in SEARCHING:
+    for growing in (*SEARCHING, *SCHEDULED):
         lines += _paired(arms, order, chunks, growing)
     lines += _decisions(arms)
-    for growing in SEARCHING:
+    for growing in (*SEARCHING, *SCHEDULED):
         lines += _verdicts(arms, order, chunks, growing)
     return "\n".join(lines)
 
@@ -170,8 +169,9 @@ def plot(runs: list[dict], widths: list[int], path: Path) -> Path:
     arms = _by_arm(runs, widths)
     figure, axis = plt.subplots(figsize=(6.4, 4.2))
     envelope: dict[int, float] = {}
+    seeds = max(len(runs) for runs in arms.values())
     for arm in _order(arms):
-        if arm == "scratch":
+        if arm == "scratch" or len(arms[arm]) < seeds:  # a mean over fewer seeds is not comparable in a plot
             continue
         chunks = len(next(iter(arms[arm].values()))["chunks"])
         xs = [statistics.fmean(r["chunks"][k]["cumulative_tflop"] for r in arms[arm].values()) for k in range(chunks)]
