@@ -33,7 +33,7 @@ class ProxyTrainer:
         ramp_share: float = 1.0,
     ):
         """``warmup_share``: the first share of each candidate's planned steps ramps the rate up linearly, as a stage
-        starts; without it every candidate starts at the peak rate, where a grown one's fresh entries jump.
+        starts (without it every candidate starts at the peak rate; on the growth sweep it changed no decision).
         ``ramp_share``: the share of its planned steps over which a width-grown candidate opens its new units. At 1 it
         is scored the step its ramp closes, when the opened units disturb it most; a stage opens them over its first
         ``training.ramp_steps`` and then has the rest of its steps to adapt, which a smaller share imitates."""
