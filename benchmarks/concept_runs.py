@@ -15,16 +15,37 @@ import numpy as np
 import torch
 
 from growclip_hf import GrowCLIPConfig
-from growclip_hf.data.benchmark.growing_concepts import ZEROSHOT_TEMPLATE
+from growclip_hf.data.benchmark.growing_concepts import ZEROSHOT_TEMPLATE, GrowingConceptStream
 from growclip_hf.data.transforms import ClipImageTransform
 from growclip_hf.evaluation.retrieval import retrieval_metrics
 from growclip_hf.growth.search import heldout_loss
+from growclip_hf.models.tokenization import train_tokenizer
 from growclip_hf.training import StreamTrainer, TrainingConfig
 
 CONTEXT = 16
+HELDOUT_PAIRS = 512  # the held-out pairs of a chunk: its held-out loss, and what the growth search scores on
 PIXELS = ClipImageTransform(0, 0, 0, (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))
 WARMUP_SHARE = 0.05  # of a chunk's steps
 DECAY_FRACTION = 0.2
+
+
+def add_recipe_arguments(parser) -> None:
+    """The stream and training recipe every script on this stream shares (so their runs stay comparable)."""
+    parser.add_argument("--concepts-per-chunk", type=int, default=200)
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--patch-size", type=int, default=8)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak rate at --base-width (µP-style rule per width)")
+    parser.add_argument("--base-width", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="2 threads on 2 shared cores thrashed: 0.86 s a step")
+
+
+def stream_and_tokenizer(args, chunks: int) -> tuple[GrowingConceptStream, object]:
+    """The stream of ``chunks`` chunks and a tokenizer trained on every caption it can produce (on ``args.threads``)."""
+    torch.set_num_threads(args.threads)
+    stream = GrowingConceptStream(args.concepts_per_chunk, chunks, args.image_size)
+    return stream, train_tokenizer(stream.all_captions(), vocab_size=1024, context_length=CONTEXT)
 
 
 def model_config(width: int, layers: int, image_size: int, patch_size: int, tokenizer) -> GrowCLIPConfig:

@@ -45,6 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from concept_runs import (  # noqa: E402
+    HELDOUT_PAIRS,
+    add_recipe_arguments,
     batch,
     deepened,
     heldout_pairs,
@@ -52,6 +54,7 @@ from concept_runs import (  # noqa: E402
     model_config,
     new_trainer,
     scores,
+    stream_and_tokenizer,
     train_chunk,
     warmup_steps,
     widened,
@@ -59,7 +62,6 @@ from concept_runs import (  # noqa: E402
 from growth_sweep_tables import plot, scratch_twin, tables  # noqa: E402
 
 from growclip_hf import GrowCLIPConfig, GrowCLIPModel  # noqa: E402
-from growclip_hf.data.benchmark.growing_concepts import GrowingConceptStream  # noqa: E402
 from growclip_hf.growth.flops import (  # noqa: E402
     forward_flops_per_pair,
     parameter_count,
@@ -74,12 +76,12 @@ from growclip_hf.growth.search import (  # noqa: E402
 )
 from growclip_hf.growth.space import Candidate  # noqa: E402
 from growclip_hf.growth.trigger import GrowthTrigger  # noqa: E402
-from growclip_hf.models.tokenization import train_tokenizer  # noqa: E402
 from growclip_hf.stages.learning_curve import CURVE_POINTS, reading_steps  # noqa: E402
 from growclip_hf.training.proxy import ProxyTrainer  # noqa: E402
 
 STORE = Path(__file__).parent / "results" / "growth_sweep.jsonl"
-SEARCH_HELDOUT = 512
+SEARCH_HELDOUT = HELDOUT_PAIRS
+WIDTHS, BUDGETS = [16, 32, 64], [0.18, 0.5, 1.4]  # TFLOP per chunk: a budget that grows chunk by chunk
 GROWING_ARMS = ("auto", "auto-warmup", "auto-ramp", "auto-slope", "hand", "hand-late", "random", "scratch")
 
 
@@ -242,20 +244,13 @@ def load(store: Path, setup: str) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64])
-    parser.add_argument("--budgets", type=float, nargs="+", default=[0.18, 0.5, 1.4], help="TFLOP per chunk")
+    parser.add_argument("--widths", type=int, nargs="+", default=WIDTHS)
+    parser.add_argument("--budgets", type=float, nargs="+", default=BUDGETS, help="TFLOP per chunk")
     parser.add_argument("--arms", nargs="+", default=None, help="default: every fixed width and growing arm")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--concepts-per-chunk", type=int, default=200)
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--patch-size", type=int, default=8)
-    parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=2e-3, help="peak rate at --base-width (µP-style rule per width)")
-    parser.add_argument("--base-width", type=int, default=32)
+    add_recipe_arguments(parser)
     parser.add_argument("--search-fraction", type=float, default=0.15)
     parser.add_argument("--slope-min-gain", type=float, default=0.01, help="auto-slope: the trigger's threshold")
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--store", type=Path, default=STORE)
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--table-only", action="store_true")
@@ -270,9 +265,7 @@ def main() -> None:
         "scratch",
     ]
     if not args.table_only:
-        torch.set_num_threads(args.threads)
-        stream = GrowingConceptStream(args.concepts_per_chunk, len(args.budgets), args.image_size)
-        tokenizer = train_tokenizer(stream.all_captions(), vocab_size=1024, context_length=16)
+        stream, tokenizer = stream_and_tokenizer(args, len(args.budgets))
         heldouts = [stream.heldout(chunk) for chunk in range(len(args.budgets))]
         pairs = [heldout_pairs(stream, chunk, SEARCH_HELDOUT, tokenizer) for chunk in range(len(args.budgets))]
         for seed in args.seeds:
@@ -286,8 +279,9 @@ def main() -> None:
                     if not auto:
                         print(f"  scratch seed {seed}: no auto run stored yet; skipped", flush=True)
                         continue
-                    if scratch_twin(auto[0], args.widths, args.layers):
-                        print(f"  scratch seed {seed}: auto ended at {scratch_twin(auto[0], args.widths, args.layers)}")
+                    twin = scratch_twin(auto[0], args.widths, args.layers)
+                    if twin:  # the tables read that fixed arm as scratch
+                        print(f"  scratch seed {seed}: auto ended at {twin}")
                         continue
                     final_config = GrowCLIPConfig(**auto[0]["final_config"])
                     final_config.growth_history = []

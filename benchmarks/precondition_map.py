@@ -29,12 +29,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from concept_runs import CONTEXT, heldout_pairs, mean_of_last, model_config, new_trainer, scores, train_chunk  # noqa: E402
+from concept_runs import (  # noqa: E402
+    CONTEXT,
+    HELDOUT_PAIRS,
+    add_recipe_arguments,
+    heldout_pairs,
+    mean_of_last,
+    model_config,
+    new_trainer,
+    scores,
+    stream_and_tokenizer,
+    train_chunk,
+)
 
 from growclip_hf import GrowCLIPModel  # noqa: E402
-from growclip_hf.data.benchmark.growing_concepts import GrowingConceptStream  # noqa: E402
 from growclip_hf.growth.flops import parameter_count, steps_within_budget, training_flops_per_pair  # noqa: E402
-from growclip_hf.models.tokenization import train_tokenizer  # noqa: E402
 
 STORE = Path(__file__).parent / "results" / "precondition_map.json"
 
@@ -132,24 +141,15 @@ def main() -> None:
     parser.add_argument("--budgets", type=float, nargs="+", default=[0.1, 0.32, 1.0], help="TFLOP per chunk")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--chunks", type=int, default=3)
-    parser.add_argument("--concepts-per-chunk", type=int, default=200)
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--patch-size", type=int, default=8)
-    parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=2e-3, help="peak rate of a base-width model")
-    parser.add_argument("--base-width", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=1, help="2 threads on 2 shared cores thrashed: 0.86 s a step")
+    add_recipe_arguments(parser)
     parser.add_argument("--store", type=Path, default=STORE)
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
     store = json.loads(args.store.read_text()) if args.store.exists() else {"cells": []}
     if not args.table_only:
-        torch.set_num_threads(args.threads)
-        stream = GrowingConceptStream(args.concepts_per_chunk, args.chunks, args.image_size)
-        tokenizer = train_tokenizer(stream.all_captions(), vocab_size=1024, context_length=CONTEXT)
+        stream, tokenizer = stream_and_tokenizer(args, args.chunks)
         heldouts = [stream.heldout(chunk) for chunk in range(args.chunks)]
-        pairs = [heldout_pairs(stream, chunk, 512, tokenizer) for chunk in range(args.chunks)]
+        pairs = [heldout_pairs(stream, chunk, HELDOUT_PAIRS, tokenizer) for chunk in range(args.chunks)]
         setup = {k: v for k, v in vars(args).items() if k not in ("widths", "budgets", "seeds", "store", "table_only")}
         store["setup"] = {**setup, "threads": args.threads}
         for seed in args.seeds:

@@ -24,14 +24,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from concept_runs import WARMUP_SHARE, batch, heldout_pairs, model_config, new_trainer, train_chunk  # noqa: E402
-from growth_sweep import SEARCH_HELDOUT, candidates  # noqa: E402
+from concept_runs import (  # noqa: E402
+    WARMUP_SHARE,
+    add_recipe_arguments,
+    batch,
+    heldout_pairs,
+    model_config,
+    new_trainer,
+    stream_and_tokenizer,
+    train_chunk,
+)
+from growth_sweep import BUDGETS, SEARCH_HELDOUT, WIDTHS, candidates  # noqa: E402
 
 from growclip_hf import GrowCLIPModel  # noqa: E402
-from growclip_hf.data.benchmark.growing_concepts import GrowingConceptStream  # noqa: E402
 from growclip_hf.growth.flops import steps_within_budget, training_flops_per_pair  # noqa: E402
 from growclip_hf.growth.search import heldout_loss  # noqa: E402
-from growclip_hf.models.tokenization import train_tokenizer  # noqa: E402
 from growclip_hf.training.optimizer_transfer import transfer_optimizer  # noqa: E402
 
 
@@ -41,20 +48,11 @@ def main() -> None:
     parser.add_argument("--boundary", type=int, default=2, help="the chunk the candidates are grown for")
     parser.add_argument("--horizon", type=float, default=0.5, help="share of the chunk's budget each candidate trains")
     parser.add_argument("--readings", type=int, default=10)
-    parser.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64])
-    parser.add_argument("--budgets", type=float, nargs="+", default=[0.18, 0.5, 1.4])
-    parser.add_argument("--concepts-per-chunk", type=int, default=200)
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--patch-size", type=int, default=8)
-    parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--base-width", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--widths", type=int, nargs="+", default=WIDTHS)
+    parser.add_argument("--budgets", type=float, nargs="+", default=BUDGETS, help="TFLOP per chunk (the sweep's)")
+    add_recipe_arguments(parser)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    stream = GrowingConceptStream(args.concepts_per_chunk, len(args.budgets), args.image_size)
-    tokenizer = train_tokenizer(stream.all_captions(), vocab_size=1024, context_length=16)
+    stream, tokenizer = stream_and_tokenizer(args, len(args.budgets))
     torch.manual_seed(args.seed)
     config = model_config(min(args.widths), args.layers, args.image_size, args.patch_size, tokenizer)
     trainer = new_trainer(GrowCLIPModel(config), args.lr, args.base_width, args.batch_size, args.seed)

@@ -304,7 +304,8 @@ def test_every_arm_of_the_growth_sweep_spends_each_chunks_budget_and_auto_pays_f
     for run in runs:
         spent = 0.0
         for chunk, budget in zip(run["chunks"], args.budgets, strict=True):
-            step = args.batch_size * training_flops_per_pair(_config_of(chunk, run, args, tokenizer, sweep), 16)
+            shape = sweep.model_config(chunk["width"], chunk["layers"], args.image_size, args.patch_size, tokenizer)
+            step = args.batch_size * training_flops_per_pair(shape, 16)
             chunk_flops = chunk["cumulative_tflop"] * 1e12 - spent
             assert budget * 1e12 - step < chunk_flops <= budget * 1e12 * (1 + 1e-9), (run["arm"], chunk)
             spent = chunk["cumulative_tflop"] * 1e12
@@ -317,9 +318,3 @@ def test_every_arm_of_the_growth_sweep_spends_each_chunks_budget_and_auto_pays_f
     assert all(c["name"] != "keep" for c in slope["candidates"])
     text = sweep.tables(runs, args.widths)
     assert "| auto (1) |" in text and "best fixed width per chunk: " in text and "auto minus each arm" in text
-
-
-def _config_of(chunk, run, args, tokenizer, sweep):
-    """The architecture an arm trained in ``chunk`` (the sweep keeps tower shapes of the fixed family)."""
-    config = sweep.model_config(chunk["width"], chunk["layers"], args.image_size, args.patch_size, tokenizer)
-    return config
