@@ -17,6 +17,11 @@ budget, one warmup-stable-decay cycle per chunk, a learning rate per width):
   cumulative FLOPs on the stable part) and, when it falls by no more than ``--slope-min-gain`` per doubling of
   compute, grows the best growth candidate of the same search (keep is not a candidate once the trigger fired: the
   trigger answered keep-or-grow, the search answers what to grow); the readings count as its compute;
+- ``auto-compute``: the product's ``compute`` policy (``growth.compute_optimal``): before every later chunk it grows
+  to the largest of the same candidates that the chunk's budget trains on at least ``--pairs-per-parameter`` pairs
+  per parameter (a ratio read from the precondition map, not from these arms), and keeps otherwise; no search;
+  ``auto-compute-width``: the same policy on the space the map measured (keep or the next width; ``growth.space``
+  with its depth step off);
 - ``hand``: grows to the next width before the second chunk, no search; ``hand-late``: before the last chunk;
 - ``random``: a random candidate at every boundary (the search's alternatives, uniformly);
 - ``scratch``: auto's final architecture trained from scratch on the whole stream (skipped when a fixed arm is it).
@@ -62,6 +67,7 @@ from concept_runs import (  # noqa: E402
 from growth_sweep_tables import plot, scratch_twin, tables  # noqa: E402
 
 from growclip_hf import GrowCLIPConfig, GrowCLIPModel  # noqa: E402
+from growclip_hf.growth.compute_optimal import compute_optimal_choice  # noqa: E402
 from growclip_hf.growth.flops import (  # noqa: E402
     forward_flops_per_pair,
     parameter_count,
@@ -76,13 +82,19 @@ from growclip_hf.growth.search import (  # noqa: E402
 )
 from growclip_hf.growth.space import Candidate  # noqa: E402
 from growclip_hf.growth.trigger import GrowthTrigger  # noqa: E402
+from growclip_hf.models.growclip.growth_targets_growclip import grown_config as _grown_pair  # noqa: E402
 from growclip_hf.stages.learning_curve import CURVE_POINTS, reading_steps  # noqa: E402
 from growclip_hf.training.proxy import ProxyTrainer  # noqa: E402
 
 STORE = Path(__file__).parent / "results" / "growth_sweep.jsonl"
 SEARCH_HELDOUT = HELDOUT_PAIRS
 WIDTHS, BUDGETS = [16, 32, 64], [0.18, 0.5, 1.4]  # TFLOP per chunk: a budget that grows chunk by chunk
-GROWING_ARMS = ("auto", "auto-warmup", "auto-ramp", "auto-slope", "hand", "hand-late", "random", "scratch")
+AUTO_ARMS = ("auto", "auto-warmup", "auto-ramp", "auto-slope", "auto-compute", "auto-compute-width")
+GROWING_ARMS = (*AUTO_ARMS, "hand", "hand-late", "random", "scratch")
+
+
+def grown_config(config, target: dict):
+    return _grown_pair(config, target)[0]
 
 
 def candidates(config, widths: list[int]) -> list[Candidate]:
@@ -191,9 +203,17 @@ def run_arm(arm: str, seed: int, args, stream, tokenizer, heldouts, pairs, final
     for chunk, budget in enumerate(args.budgets):
         budget *= 1e12
         spent = 0.0
-        if chunk > 0 and arm in ("auto", "auto-warmup", "auto-ramp", "auto-slope", "hand", "hand-late", "random"):
+        if chunk > 0 and arm in GROWING_ARMS and arm != "scratch":
             target, choice, record = None, "keep", {}
-            if arm == "auto-slope":
+            if arm.startswith("auto-compute"):
+                found = candidates(run.config, args.widths)
+                found = [c for c in found if not c.name.startswith("depth")] if arm.endswith("width") else found
+                pick, readings = compute_optimal_choice(
+                    run.config, found, budget, args.pairs_per_parameter, grown_config, text_tokens=16
+                )
+                target, choice = pick.target or None, pick.name
+                record = {"compute": {"pairs_per_parameter": args.pairs_per_parameter, "readings": readings}}
+            elif arm == "auto-slope":
                 reading = GrowthTrigger("slope", min_gain=args.slope_min_gain).reading(None, run.curve)
                 record = {"trigger": reading}
                 if reading["fire"]:
@@ -251,6 +271,12 @@ def main() -> None:
     add_recipe_arguments(parser)
     parser.add_argument("--search-fraction", type=float, default=0.15)
     parser.add_argument("--slope-min-gain", type=float, default=0.01, help="auto-slope: the trigger's threshold")
+    parser.add_argument(
+        "--pairs-per-parameter",
+        type=float,
+        default=1.0,
+        help="auto-compute: the ratio (the precondition map's crossover: width 32 against 16 ties at 0.6, wins at 1.8)",
+    )
     parser.add_argument("--store", type=Path, default=STORE)
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--table-only", action="store_true")
@@ -259,6 +285,7 @@ def main() -> None:
     arms = args.arms or [f"fixed-{w}" for w in args.widths] + [
         "auto",
         "auto-warmup",
+        "auto-compute",
         "hand",
         "hand-late",
         "random",

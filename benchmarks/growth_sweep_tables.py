@@ -7,7 +7,8 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-SEARCHING = ("auto", "auto-warmup", "auto-ramp", "auto-slope")  # the arms that decide by themselves
+# the arms that decide by themselves
+SEARCHING = ("auto", "auto-warmup", "auto-ramp", "auto-slope", "auto-compute", "auto-compute-width")
 SCHEDULED = ("hand", "hand-late")  # growth at a boundary chosen by hand: is there a schedule that pays at all?
 METRICS = (("zero_shot", "object zero-shot over concepts seen (%)"), ("retrieval_Rm", "retrieval Rm (%)"))
 
@@ -128,6 +129,10 @@ def _decisions(arms) -> list[str]:
                 head = f"before chunk {d['before_chunk'] + 1}: {d['choice']}"
                 trigger = d.get("search", {}).get("trigger")
                 head += f" [{trigger['reason']}]" if trigger else ""
+                compute = d.get("search", {}).get("compute")
+                if compute:
+                    ratios = ", ".join(f"{r['name']} {r['pairs_per_parameter']:.2f}" for r in compute["readings"])
+                    head += f" [pairs per parameter, need {compute['pairs_per_parameter']:g}: {ratios}]"
                 steps.append(head + (f" ({detail})" if detail else ""))
             lines.append(f"- seed {seed}: " + "; ".join(steps))
     return lines

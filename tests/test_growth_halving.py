@@ -93,7 +93,7 @@ def test_run_halving_respects_the_bound_and_the_keep_rule(margin, expect_keep):
     model, optimizer, batches, heldout = _setup()
     candidates = GrowthSpace().candidates(model.config)
     trainer = ProxyTrainer(model, optimizer, batches, learning_rate=1e-3)
-    stage_flops = 2e11
+    stage_flops = 5e10
     settings = SearchSettings(method="halving", keep_margin=margin, max_search_fraction=0.15, min_proxy_steps=1)
     record = run_halving(model, candidates, trainer, 16, heldout, stage_flops, settings, seed=0)
     assert 0 < record["search_flops"] <= 0.15 * stage_flops
@@ -112,7 +112,7 @@ def test_the_policy_runs_halving_when_asked():
     model, optimizer, batches, heldout = _setup()
     policy = GrowthPolicy(name="auto", search=SearchSettings(method="halving", min_proxy_steps=1))
     policy.record_base(sum(p.numel() for p in model.parameters()), 1000)
-    context = StageContext(stage=1, model=model, samples_seen=100_000, stage_flops=2e11, seed=0, heldout=heldout)
+    context = StageContext(stage=1, model=model, samples_seen=100_000, stage_flops=5e10, seed=0, heldout=heldout)
     context.train_candidate = ProxyTrainer(model, optimizer, batches, learning_rate=1e-3)
     context.pairs_per_step = 16
     decision = policy.decide(context)

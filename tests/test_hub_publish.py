@@ -37,9 +37,8 @@ REPO = "growclip/tiny"
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     """The run, pushed once to a fresh local Hub; yields (run_dir, server, url, push results)."""
-    base = tmp_path_factory.mktemp("hub")
-    run_dir = small_run(base)
-    server = LocalHubServer(base / "hub-root")
+    run_dir = small_run(tmp_path_factory.getbasetemp())  # the demo tests' run: built once per session, read here
+    server = LocalHubServer(tmp_path_factory.mktemp("hub") / "hub-root")
     url, stop = serve_in_thread(server)
     with pytest.MonkeyPatch.context() as patch:
         allow_loopback_hub(patch, url)

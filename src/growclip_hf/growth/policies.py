@@ -1,5 +1,6 @@
-"""When and how to grow at a stage boundary: ``auto`` (the search), ``schedule`` (given targets), ``random``,
-``none``. A policy returns a decision record; the caller applies the target on every process."""
+"""When and how to grow at a stage boundary: ``auto`` (the search), ``compute`` (compute-optimal sizing, no search),
+``schedule`` (given targets), ``random``, ``none``. A policy returns a decision record; the caller applies the target
+on every process."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..models.growclip.growth_targets_growclip import grown_config
+from .compute_optimal import check_pairs_per_parameter, compute_optimal_choice
 from .halving import run_halving
 from .plan_check import invalid_candidates
 from .search import SearchSettings, run_search
 from .space import GrowthBudget, GrowthSpace
 from .trigger import GrowthTrigger
 
-POLICIES = ("auto", "schedule", "random", "none")
+POLICIES = ("auto", "compute", "schedule", "random", "none")
 
 
 @dataclass
@@ -46,11 +48,15 @@ class GrowthPolicy:
     # Pairs per proxy step of the search (None: the training micro-batch). The bound is in FLOPs, so smaller proxy
     # batches buy more candidates and steps within it; the stage loop reads the search's data in batches of this size.
     proxy_batch_size: int | None = None
+    # ``compute``: grow to the largest candidate the stage's FLOP budget trains on at least this many pairs per
+    # parameter (read from a fixed-width sweep on the stream; see growth/compute_optimal.py)
+    pairs_per_parameter: float = 1.0
 
     def __post_init__(self):
         if self.name not in POLICIES:
             raise ValueError(f"Growth policy must be one of {POLICIES}, got {self.name!r}.")
         check_proxy_batch_size(self.proxy_batch_size)
+        check_pairs_per_parameter(self.pairs_per_parameter)
         self.base_params: int | None = None
         self.base_samples: int | None = None
 
@@ -96,6 +102,13 @@ class GrowthPolicy:
         record.update(budget_parameters=allowed, over_budget=excluded)
         if self.name == "random":
             choice = random.Random(context.seed).choice(candidates)
+            return {**record, "target": choice.target or None, "choice": choice.name}
+        if self.name == "compute":
+            ratio = self.pairs_per_parameter
+            choice, readings = compute_optimal_choice(
+                context.model.config, candidates, context.stage_flops, ratio, _grown
+            )
+            record["compute"] = {"stage_flops": context.stage_flops, "pairs_per_parameter": ratio, "readings": readings}
             return {**record, "target": choice.target or None, "choice": choice.name}
         if context.train_candidate is None or context.heldout is None:
             raise ValueError("The auto policy needs train_candidate and heldout in its StageContext.")
@@ -151,6 +164,11 @@ def decision_line(record: dict, bound: float | None = None) -> str:
     head = f"growth before stage {stage} ({record['policy']}): {choice}"
     if record.get("trigger"):
         head += f" [{record['trigger']['reason']}]"
+    compute = record.get("compute")
+    if compute:
+        readings = ", ".join(f"{r['name']} {r['pairs_per_parameter']:.2f}" for r in compute["readings"])
+        head += f" (largest candidate with >= {compute['pairs_per_parameter']:g} training pairs per parameter in the"
+        head += f" stage's {compute['stage_flops']:.3g} FLOPs: {readings}; no search)"
     search = record.get("search")
     if not search:
         return head if record["policy"] != "schedule" else f"{head} -> {record.get('target')}"

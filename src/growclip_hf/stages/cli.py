@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..data.sources import MissingColumnError
+from ..growth.policies import POLICIES
 from ..training.config import read_settings_file
 from .launch import apply_overrides, build_run, make_accelerator
 from .presets import PRESETS, preset
@@ -214,7 +215,7 @@ def add_training_commands(subparsers) -> None:
     run.add_argument("--stages", type=int, default=None, help="Train on the first N chunks only.")
     run.add_argument("--output-dir", default="outputs/run", help="Run folder (checkpoints, stages, report).")
     run.add_argument("--data-dir", default=None, help="Where the benchmark is (built if missing). Default OUT/data.")
-    run.add_argument("--policy", choices=("auto", "schedule", "random", "none"), default=None)
+    run.add_argument("--policy", choices=POLICIES, default=None, help="Growth policy (default: the preset's).")
     run.add_argument(
         "--strategy",
         choices=("seqf", "jointt", "er", "ctp", "modx"),

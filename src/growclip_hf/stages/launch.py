@@ -73,6 +73,7 @@ def build_policy(growth: dict) -> GrowthPolicy:
         budget_exponent=growth.get("budget_exponent", 0.5),
         search=search,
         proxy_batch_size=growth.get("proxy_batch_size"),
+        pairs_per_parameter=growth.get("pairs_per_parameter", 1.0),
         trigger=GrowthTrigger(
             name=growth.get("trigger", "every"),
             tail=growth.get("plateau_tail", 0.5),

@@ -12,6 +12,7 @@ import inspect
 import json
 
 from ..continual import STRATEGIES
+from ..growth.compute_optimal import check_pairs_per_parameter
 from ..growth.policies import check_proxy_batch_size
 from ..growth.space import GrowthSpace
 from ..models.growclip import GrowCLIPConfig, GrowCLIPSharedConfig, GrowCLIPTextConfig, GrowCLIPVisionConfig
@@ -29,6 +30,7 @@ GROWTH_KEYS = {
     "budget_exponent",
     "max_search_fraction",
     "proxy_batch_size",
+    "pairs_per_parameter",
     "min_proxy_steps",
     "max_proxy_steps",
     "proxy_compute",
@@ -128,6 +130,7 @@ def check_settings(settings: dict) -> None:
         _check_model_shape(f"growth.schedule[{index}]", target)
     try:
         check_proxy_batch_size(growth.get("proxy_batch_size"))
+        check_pairs_per_parameter(growth.get("pairs_per_parameter", 1.0))
     except ValueError as error:
         raise SettingsError(str(error)) from None
     data = settings.get("data") or {}

@@ -1,0 +1,86 @@
+"""Compute-optimal sizing: the ``compute`` policy grows to the largest candidate its stage's budget trains well."""
+
+import pytest
+
+from growclip_hf.growth import GrowthPolicy, GrowthSpace, StageContext
+from growclip_hf.growth.compute_optimal import compute_optimal_choice, pairs_per_parameter
+from growclip_hf.growth.flops import parameter_count, training_flops_per_pair
+from growclip_hf.growth.policies import decision_line
+from growclip_hf.models.growclip import GrowCLIPModel
+from growclip_hf.models.growclip.growth_targets_growclip import grown_config
+from growclip_hf.stages.launch import build_policy
+from growclip_hf.stages.settings_check import SettingsError, check_settings
+
+from .helpers import tiny_config
+
+SPACE = GrowthSpace(heads_step=0, mlp_factor=1.0, shared_depth_step=0, towers=("vision_config",))
+
+
+def _grown(config, target):
+    return grown_config(config, target)[0]
+
+
+def _readings(config, flops):
+    return compute_optimal_choice(config, SPACE.candidates(config), flops, 1.0, _grown)[1]
+
+
+def test_pairs_per_parameter_is_what_the_budget_buys():
+    config = tiny_config()
+    flops = 3e9
+    expected = flops / training_flops_per_pair(config) / parameter_count(config)
+    assert pairs_per_parameter(config, flops) == pytest.approx(expected)
+    assert pairs_per_parameter(config, 2 * flops) == pytest.approx(2 * expected)
+
+
+def test_the_largest_candidate_that_meets_the_ratio_wins():
+    config = tiny_config()
+    candidates = SPACE.candidates(config)  # keep, vision depth, vision width
+    readings = {r["name"]: r for r in _readings(config, 1e9)}
+    depth, width = readings["vision-depth"], readings["vision-width"]
+    assert width["parameters"] > depth["parameters"] > readings["keep"]["parameters"]
+    # the larger a model, the fewer pairs per parameter the same budget buys it
+    assert width["pairs_per_parameter"] < depth["pairs_per_parameter"] < readings["keep"]["pairs_per_parameter"]
+    per_flop = {name: r["pairs_per_parameter"] / 1e9 for name, r in readings.items()}
+
+    def choose(ratio, flops):
+        return compute_optimal_choice(config, candidates, flops, ratio, _grown)[0].name
+
+    ratio = 2.0
+    assert choose(ratio, 1.01 * ratio / per_flop["vision-width"]) == "vision-width"  # everything qualifies
+    between = (ratio / per_flop["vision-width"] + ratio / per_flop["vision-depth"]) / 2
+    assert choose(ratio, between) == "vision-depth"  # the width step is too large for this budget
+    assert choose(ratio, 0.99 * ratio / per_flop["vision-depth"]) == "keep"
+    assert choose(ratio, 0.01 * ratio / per_flop["keep"]) == "keep"  # never shrinks, even far below its own ratio
+
+
+def test_the_policy_decides_without_a_search_and_says_why():
+    model = GrowCLIPModel(tiny_config())
+    policy = GrowthPolicy("compute", space=SPACE, pairs_per_parameter=1.5)
+    assert not policy.needs_search_data()
+    policy.record_base(sum(p.numel() for p in model.parameters()), 10)
+    context = StageContext(stage=1, model=model, samples_seen=10**9, stage_flops=1e13, seed=0)
+    record = policy.decide(context)  # no train_candidate, no held-out pairs: nothing is trained
+    assert record["choice"] == "vision-width" and record["target"] == SPACE.candidates(model.config)[2].target
+    assert record["compute"]["pairs_per_parameter"] == 1.5 and len(record["compute"]["readings"]) == 3
+    line = decision_line(record)
+    assert "vision-width" in line and ">= 1.5 training pairs per parameter" in line and "no search" in line
+    small = policy.decide(StageContext(stage=1, model=model, samples_seen=10**9, stage_flops=1e6, seed=0))
+    assert small["choice"] == "keep" and small["target"] is None
+
+
+def test_the_parameter_budget_still_binds():
+    model = GrowCLIPModel(tiny_config())
+    policy = GrowthPolicy("compute", space=SPACE, budget_exponent=0.5)
+    params = sum(p.numel() for p in model.parameters())
+    policy.record_base(params, 100)
+    # 1.01x the first stage's data allows ~0.5 % more parameters: no growth step fits, however large the FLOPs
+    record = policy.decide(StageContext(stage=1, model=model, samples_seen=101, stage_flops=1e15, seed=0))
+    assert record["choice"] == "keep" and {c["name"] for c in record["over_budget"]} == {"vision-depth", "vision-width"}
+
+
+def test_settings_name_the_ratio_and_refuse_a_bad_one():
+    assert build_policy({"policy": "compute", "pairs_per_parameter": 2.5}).pairs_per_parameter == 2.5
+    assert build_policy({"policy": "compute"}).pairs_per_parameter == 1.0
+    for bad in (0, -1.0, "many", True):
+        with pytest.raises(SettingsError, match="growth.pairs_per_parameter must be a positive number"):
+            check_settings({"growth": {"policy": "compute", "pairs_per_parameter": bad}})
