@@ -138,12 +138,13 @@ class ContinualRun:
 
     def stage_steps(self, stage: int) -> int:
         """Steps of ``stage``: fixed, or what its FLOP budget buys for the current model after the search, or passes."""
-        if self.config.flops_per_stage:
+        budget = self.config.stage_flops(stage)
+        if budget:
             model_config = self.trainer.unwrapped_model.config
             spent = self.state.stage_search_flops
             if self._reads_curve(stage):
                 spent += reading_flops(model_config, SEARCH_HELDOUT_PAIRS, CURVE_POINTS)
-            return steps_within_budget(self.config.flops_per_stage, self.global_batch(), model_config, spent=spent)
+            return steps_within_budget(budget, self.global_batch(), model_config, spent=spent)
         if self.config.steps_per_stage:
             return int(self.config.steps_per_stage)
         return max(1, math.ceil(self.plan.train_pairs(stage) * self.config.epochs_per_stage / self.global_batch()))
@@ -228,7 +229,7 @@ class ContinualRun:
         self.trainer.release_gradients()  # the search and growth hold a candidate beside the model: not its gradients
         model = self.trainer.unwrapped_model
         previous = frozen_copy(model) if self.strategy.needs_previous_model else None
-        flops = self.config.flops_per_stage or (
+        flops = self.config.stage_flops(stage) or (
             self.stage_steps(stage) * self.global_batch() * training_flops_per_pair(model.config)
         )
         decision = [None]

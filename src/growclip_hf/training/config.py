@@ -45,7 +45,9 @@ class TrainingConfig:
     max_grad_norm: float = 1.0
     epochs_per_stage: float = 1.0
     steps_per_stage: int | None = None
-    flops_per_stage: float | None = None  # equal compute per chunk: steps = (this - search) / training FLOPs per step
+    # Equal compute per chunk: steps = (this - search) / training FLOPs per step. A list gives each stage its own
+    # budget (the last one repeats): web data grows year by year, and so may the compute a chunk gets.
+    flops_per_stage: float | list[float] | None = None
     mixed_precision: str = "no"
     gradient_checkpointing: bool = False
     checkpoint_every: int = 50
@@ -64,8 +66,15 @@ class TrainingConfig:
             raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}.")
         if self.keep_last_checkpoints < 1:
             raise ValueError("keep_last_checkpoints must be >= 1 (resume needs at least one checkpoint).")
-        if self.flops_per_stage is not None and (self.flops_per_stage <= 0 or self.steps_per_stage):
-            raise ValueError("flops_per_stage must be > 0 and cannot be combined with steps_per_stage.")
+        if self.flops_per_stage is not None:
+            budgets = self.flops_per_stage
+            budgets = budgets if isinstance(budgets, (list, tuple)) else [budgets]
+            numbers = all(isinstance(b, (int, float)) and not isinstance(b, bool) and b > 0 for b in budgets)
+            if not budgets or not numbers or self.steps_per_stage:
+                raise ValueError(
+                    "flops_per_stage must be a FLOP budget > 0 or a list of them (one per stage, the last repeats), "
+                    f"and cannot be combined with steps_per_stage; got {self.flops_per_stage!r}."
+                )
         if self.lr_schedule not in ("cosine", "wsd"):
             raise ValueError(f"lr_schedule must be 'cosine' or 'wsd', got {self.lr_schedule!r}.")
         if not 0.0 < self.decay_fraction <= 1.0:
@@ -90,6 +99,13 @@ class TrainingConfig:
         if unknown:
             raise ValueError(f"Unknown training settings {unknown}; known: {sorted(known)}.")
         return cls(**data)
+
+    def stage_flops(self, stage: int) -> float | None:
+        """Stage ``stage``'s FLOP budget (None without ``flops_per_stage``)."""
+        budgets = self.flops_per_stage
+        if not isinstance(budgets, (list, tuple)):
+            return budgets
+        return float(budgets[min(stage, len(budgets) - 1)])
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
