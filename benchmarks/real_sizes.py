@@ -8,8 +8,8 @@ A model has the published config's sizes (random weights, 1,000-token vocabulary
 CLIPModel, and trains with the project's step engine (StreamTrainer: AdamW, feature-cached contrastive loss) on
 batches of 8 random 224 px images and 77-token captions. After the fp32 steps the process runs the growth search
 (growth.search.run_search with the stage loop's ProxyTrainer: "keep", the first shared layer and the widest vision
-step, one proxy step each, one candidate and its optimizer alive at a time, the model's own AdamW state parked on
-disk as the stage loop parks it), then writes one training checkpoint
+step, one proxy step each, one candidate and its optimizer alive at a time, the model's own AdamW state, and its
+weights while a candidate trains, parked on disk as the stage loop parks them), then writes one training checkpoint
 (training.checkpointing.save_checkpoint: model, optimizer, RNG). bf16 is CPU autocast (Accelerate's
 mixed_precision="bf16"), emulated on CPUs without bf16 instructions: it is timed on fewer steps.
 """
@@ -87,10 +87,10 @@ def measure_search(trainer, batch: dict) -> tuple[float, list[str]]:
     trainer.release_gradients()  # as the stage loop does before it searches
     wanted = ("keep", "shared-depth", "vision-width")
     candidates = [c for c in GrowthSpace().candidates(model.config) if c.name in wanted]
-    proxy = ProxyTrainer(model, trainer.optimizer, [batch], learning_rate=1e-5)
     settings = SearchSettings(max_search_fraction=1.0, min_proxy_steps=1, max_proxy_steps=1)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as spill, spilled_optimizer_state(trainer.optimizer, Path(spill) / "state"):
+        proxy = ProxyTrainer(model, trainer.optimizer, [batch], learning_rate=1e-5, park_dir=Path(spill) / "weights")
         result = run_search(model, candidates, proxy, BATCH, batch, stage_flops=1e30, settings=settings, seed=0)
     return time.perf_counter() - started, [s["name"] for s in result.scores]
 

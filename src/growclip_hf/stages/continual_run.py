@@ -60,6 +60,7 @@ def search_inputs(
 
 
 SEARCH_SPILL = ".search-optimizer-state"  # OUT/ folder holding the model's optimizer state during a search
+SEARCH_WEIGHTS = ".search-weights"  # OUT/ folder holding the model's weights while a candidate trains
 STAGE_INFO = "stage_info.json"  # what the stage saw: samples, compute, architecture (read by the evaluation)
 
 
@@ -253,7 +254,13 @@ class ContinualRun:
                     self.accelerator.device,
                     self.policy.proxy_batch_size,
                 )
-                proxy = ProxyTrainer(model, self.trainer.optimizer, proxy_batches, self.config.learning_rate)
+                proxy = ProxyTrainer(
+                    model,
+                    self.trainer.optimizer,
+                    proxy_batches,
+                    self.config.learning_rate,
+                    park_dir=self.output_dir / SEARCH_WEIGHTS,
+                )
                 context.train_candidate, context.pairs_per_step = proxy, proxy.pairs_per_step
                 parked = spilled_optimizer_state(self.trainer.optimizer, self.output_dir / SEARCH_SPILL)
             started = time.perf_counter()
