@@ -161,6 +161,14 @@ def _verdicts(arms, order, chunks, growing: str = "auto") -> list[str]:
     best_last = max(statistics.fmean(_values(arms[a], "zero_shot", last).values()) for a in fixed)
     gap = auto_last - best_last
     lines.append(f"- {growing}'s final chunk minus the best fixed width's: {gap:+.1f} points (goal >= -0.5)")
+    worst = min(
+        statistics.fmean(_values(arms[growing], "zero_shot", k).values())
+        - max(statistics.fmean(_values(arms[a], "zero_shot", k).values()) for a in fixed)
+        for k in range(chunks)
+    )
+    verdict = "yes" if worst >= -1.0 else "no"
+    lines.append(f"- within 1 point of the best fixed width after every chunk (a control's goal): {verdict}")
+    lines[-1] += f" (worst chunk {worst:+.1f})"
     return lines
 
 

@@ -139,13 +139,13 @@ def test_vit_b32_two_auto_stages_killed_resumed_published_and_loaded_by_revision
         assert killed.returncode == -9, f"not killed in the search: {killed.stderr[-3000:]}"
         finished = _train(configs["killed"], tmp_path, url, "org/killed", resume=True)
         assert finished.returncode == 0, finished.stderr[-4000:]
-        # The issue asks <= 3x weights + AdamW state. The search alone stays under it (benchmarks/real_sizes.py: 2.70x);
-        # a whole run (training, stage saves, checkpoints, the search) measured 2.98-3.09x (4.52-4.68 GB): the bound
-        # here keeps that from growing while the rest is found.
+        # At most 3x weights + AdamW state (the interpreter and libraries' 0.49 GB included). Measured 2.80x (4.23 GB):
+        # the search's peak, the model's weights and AdamW state parked on disk; before freed heap pages went back to
+        # the OS after the search (training/freed_memory.py), the grown stage's first step rose to 3.06-3.09x.
         last = json.loads((tmp_path / "reference" / "train_log.jsonl").read_text().splitlines()[-1])
         state = 12 * max(json.loads(line)["parameters"] for line in (tmp_path / "reference/stages.jsonl").open())
         print(f"peak resident memory of the run: {last['peak_memory_bytes'] / 1e9:.2f} GB, {state / 1e9:.2f} GB state")
-        assert last["peak_memory_bytes"] <= 3.3 * state
+        assert last["peak_memory_bytes"] <= 3.0 * state
 
         decision = json.loads((tmp_path / "killed" / "growth_log.jsonl").read_text().splitlines()[-1])
         scored = [c["name"] for c in decision["search"]["candidates"]]

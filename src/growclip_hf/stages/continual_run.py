@@ -36,6 +36,7 @@ from ..training.checkpointing import (
     save_checkpoint,
 )
 from ..training.config import TrainingConfig
+from ..training.freed_memory import release_freed_memory
 from ..training.optimizer_spill import spilled_optimizer_state
 from ..training.proxy import ProxyTrainer
 from ..training.trainer import StreamTrainer
@@ -216,6 +217,7 @@ class ContinualRun:
             stage = self.state.stage
             if stage > 0 and self.state.grown_for_stage < stage:
                 self._grow_for(stage)
+                release_freed_memory()  # the old model and optimizer are gone now
             if self.state.strategy_task < stage:
                 self._start_task(stage, previous=None, target=None)
             self._train_stage(stage)
@@ -228,6 +230,7 @@ class ContinualRun:
 
     def _grow_for(self, stage: int) -> None:
         self.trainer.release_gradients()  # the search and growth hold a candidate beside the model: not its gradients
+        peaks = {"before_decision": peak_memory_bytes(self.accelerator.device)}  # which phase sets a run's peak
         model = self.trainer.unwrapped_model
         previous = frozen_copy(model) if self.strategy.needs_previous_model else None
         flops = self.config.stage_flops(stage) or (
@@ -272,6 +275,8 @@ class ContinualRun:
             broadcast_object_list(decision, from_process=0)
         record = decision[0]
         target = record.get("target")
+        peaks["after_decision"] = peak_memory_bytes(self.accelerator.device)
+        release_freed_memory()  # the candidates are gone: their pages go back before the grown model allocates
         if target:
             self.trainer.grow(
                 target,
@@ -284,6 +289,8 @@ class ContinualRun:
                 stage=stage, policy=record["policy"], choice=record.get("choice"), samples_seen=self.state.samples_seen
             )
         self._check_processes_agree()
+        peaks["after_growth"] = peak_memory_bytes(self.accelerator.device)
+        record["peak_memory_bytes"] = peaks
         self.state.stage_search_flops = record.get("search", {}).get("search_flops", 0.0)
         self.state.search_flops += self.state.stage_search_flops
         self.state.grown_for_stage = stage
