@@ -36,7 +36,7 @@ test: setup lint
 	$(OFFLINE) $(PY) -m pytest -q
 
 # The real-size tier: ViT-B/32 and ViT-B/16 shapes converted, grown, continued, killed and resumed, published
-# (pytest marker `large`, left out of `make test`; 6.5-32 minutes on 2 cores depending on load, about 5 GB of memory).
+# (pytest marker `large`, left out of `make test`; 6-32 minutes on 2 cores depending on load, about 5 GB of memory).
 test-large: setup
 	$(OFFLINE) $(PY) -m pytest -q -m large -s
 

@@ -81,14 +81,16 @@ def test_wheel_runs_the_small_job_outside_the_checkout(tmp_path):
 
     result = _run([*pip, f"{wheel}[benchmark]"], work, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
-    run = _run([cli, "run", "--scale", "small", "--stages", "2", "--output-dir", "run"], work, env=env)
+    # One stage: what a source tree alone has (card template, Space files) is all used by its publish; growth and
+    # later stages are the same code, covered in place by the rest of the suite.
+    run = _run([cli, "run", "--scale", "small", "--stages", "1", "--output-dir", "run"], work, env=env)
     assert run.returncode == 0, run.stderr[-4000:]
     out = work / "run"
     assert "## Stages" in (out / "report.md").read_text()
     repo = out / "hub" / "models" / "local" / "growclip"
-    assert {"stage-0", "stage-1", "stage-0-v1", "stage-1-v1"} <= git_refs(repo)
-    listing = _run(["git", "--git-dir", str(repo), "ls-tree", "-r", "--name-only", "stage-1"], work)
+    assert {"stage-0", "stage-0-v1"} <= git_refs(repo)
+    listing = _run(["git", "--git-dir", str(repo), "ls-tree", "-r", "--name-only", "stage-0"], work)
     files = set(listing.stdout.split())
     assert {"README.md", "model.safetensors", "spaces_demo/app.py", "spaces_demo/README.md"} <= files, files
-    card = _run(["git", "--git-dir", str(repo), "show", "stage-1:README.md"], work).stdout
+    card = _run(["git", "--git-dir", str(repo), "show", "stage-0:README.md"], work).stdout
     assert card.startswith("---") and "growclip" in card
