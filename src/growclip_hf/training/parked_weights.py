@@ -1,9 +1,11 @@
 """Park a model's weights in a scratch file while a growth candidate trains beside it, then put them back.
 
 Why: the search grows each candidate from the current model, then trains it with its own gradients and AdamW state;
-while it trains, the current model's weights are not read. On disk for that time, the search's peak drops by one copy
-of the weights (at ViT-B/16 about a third of the weights' and AdamW state's size). Each tensor is written and read
-back as raw bytes, one at a time, so parking never holds a second copy, and restoring is bit-exact. The file is
+while it trains, the current model's weights are not read. On disk for that time, the search's peak can drop by up to
+one copy of the weights, a third of the weights' and AdamW state's size; measured (``benchmarks/real_sizes.py``, peak
+over weights + AdamW): ViT-B/32 2.72x -> 2.54x, ViT-L/14 3.02x -> 2.86x, ViT-B/16 3.23x -> 3.11x (there the wider
+candidate's own activations set the peak). Each tensor is written and read back as raw bytes, one at a time, so
+parking never holds a second copy, and restoring is bit-exact. The file is
 scratch, removed on the way out (a run killed inside leaves it; the next search replaces it).
 """
 
