@@ -2,7 +2,7 @@
 
 import pytest
 
-from growclip_hf.growth import GrowthPolicy, GrowthSpace, StageContext
+from growclip_hf.growth import GrowthPolicy, GrowthSpace, GrowthTrigger, StageContext
 from growclip_hf.growth.compute_optimal import compute_optimal_choice, pairs_per_parameter
 from growclip_hf.growth.flops import parameter_count, training_flops_per_pair
 from growclip_hf.growth.policies import decision_line
@@ -55,11 +55,14 @@ def test_the_largest_candidate_that_meets_the_ratio_wins():
 
 def test_the_policy_decides_without_a_search_and_says_why():
     model = GrowCLIPModel(tiny_config())
-    policy = GrowthPolicy("compute", space=SPACE, pairs_per_parameter=1.5)
+    # a trigger does not gate it: compute says when by itself (a falling loss would make the plateau trigger keep)
+    policy = GrowthPolicy("compute", space=SPACE, pairs_per_parameter=1.5, trigger=GrowthTrigger("plateau"))
     assert not policy.needs_search_data()
     policy.record_base(sum(p.numel() for p in model.parameters()), 10)
-    context = StageContext(stage=1, model=model, samples_seen=10**9, stage_flops=1e13, seed=0)
+    falling = [4.0 - 0.02 * step for step in range(40)]
+    context = StageContext(stage=1, model=model, samples_seen=10**9, stage_flops=1e13, seed=0, previous_losses=falling)
     record = policy.decide(context)  # no train_candidate, no held-out pairs: nothing is trained
+    assert "trigger" not in record
     assert record["choice"] == "vision-width" and record["target"] == SPACE.candidates(model.config)[2].target
     assert record["compute"]["pairs_per_parameter"] == 1.5 and len(record["compute"]["readings"]) == 3
     line = decision_line(record)

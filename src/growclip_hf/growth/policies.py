@@ -80,7 +80,7 @@ class GrowthPolicy:
             index = context.stage - 1
             target = self.schedule[index] if index < len(self.schedule) else None
             return {**record, "target": target or None}
-        if self.trigger.name != "every":
+        if self.trigger.name != "every" and self.name != "compute":  # compute says when by itself, as schedule does
             record["trigger"] = self.trigger_reading(context)
             if not record["trigger"]["fire"]:
                 return {**record, "target": None, "choice": "keep"}
