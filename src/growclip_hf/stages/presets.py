@@ -76,7 +76,9 @@ PRESETS = {
             "budget_exponent": 0.75,
         },
         "continual": {"strategy": "er"},
-        "data": {"shuffle_buffer": 1000, "num_workers": 1, "reservoir_size": 5000},
+        # No loader worker: 64 px images decode fast, and torch keeps both cores of a 2-core machine (one worker left
+        # it one thread: 241 pairs/s against 385 without, and `make run` took 12.9 minutes instead of about 7).
+        "data": {"shuffle_buffer": 1000, "num_workers": 0, "reservoir_size": 5000},
     },
 }
 
