@@ -82,7 +82,6 @@ from growclip_hf.growth.search import (  # noqa: E402
 )
 from growclip_hf.growth.space import Candidate  # noqa: E402
 from growclip_hf.growth.trigger import GrowthTrigger  # noqa: E402
-from growclip_hf.models.growclip.growth_targets_growclip import grown_config as _grown_pair  # noqa: E402
 from growclip_hf.stages.learning_curve import CURVE_POINTS, reading_steps  # noqa: E402
 from growclip_hf.training.proxy import ProxyTrainer  # noqa: E402
 
@@ -91,10 +90,6 @@ SEARCH_HELDOUT = HELDOUT_PAIRS
 WIDTHS, BUDGETS = [16, 32, 64], [0.18, 0.5, 1.4]  # TFLOP per chunk: a budget that grows chunk by chunk
 AUTO_ARMS = ("auto", "auto-warmup", "auto-ramp", "auto-slope", "auto-compute", "auto-compute-width")
 GROWING_ARMS = (*AUTO_ARMS, "hand", "hand-late", "random", "scratch")
-
-
-def grown_config(config, target: dict):
-    return _grown_pair(config, target)[0]
 
 
 def candidates(config, widths: list[int]) -> list[Candidate]:
@@ -208,9 +203,7 @@ def run_arm(arm: str, seed: int, args, stream, tokenizer, heldouts, pairs, final
             if arm.startswith("auto-compute"):
                 found = candidates(run.config, args.widths)
                 found = [c for c in found if not c.name.startswith("depth")] if arm.endswith("width") else found
-                pick, readings = compute_optimal_choice(
-                    run.config, found, budget, args.pairs_per_parameter, grown_config, text_tokens=16
-                )
+                pick, readings = compute_optimal_choice(run.config, found, budget, args.pairs_per_parameter, 16)
                 target, choice = pick.target or None, pick.name
                 record = {"compute": {"pairs_per_parameter": args.pairs_per_parameter, "readings": readings}}
             elif arm == "auto-slope":

@@ -7,7 +7,6 @@ from growclip_hf.growth.compute_optimal import compute_optimal_choice, pairs_per
 from growclip_hf.growth.flops import parameter_count, training_flops_per_pair
 from growclip_hf.growth.policies import decision_line
 from growclip_hf.models.growclip import GrowCLIPModel
-from growclip_hf.models.growclip.growth_targets_growclip import grown_config
 from growclip_hf.stages.launch import build_policy
 from growclip_hf.stages.settings_check import SettingsError, check_settings
 
@@ -16,12 +15,8 @@ from .helpers import tiny_config
 SPACE = GrowthSpace(heads_step=0, mlp_factor=1.0, shared_depth_step=0, towers=("vision_config",))
 
 
-def _grown(config, target):
-    return grown_config(config, target)[0]
-
-
 def _readings(config, flops):
-    return compute_optimal_choice(config, SPACE.candidates(config), flops, 1.0, _grown)[1]
+    return compute_optimal_choice(config, SPACE.candidates(config), flops, 1.0)[1]
 
 
 def test_pairs_per_parameter_is_what_the_budget_buys():
@@ -43,7 +38,7 @@ def test_the_largest_candidate_that_meets_the_ratio_wins():
     per_flop = {name: r["pairs_per_parameter"] / 1e9 for name, r in readings.items()}
 
     def choose(ratio, flops):
-        return compute_optimal_choice(config, candidates, flops, ratio, _grown)[0].name
+        return compute_optimal_choice(config, candidates, flops, ratio)[0].name
 
     ratio = 2.0
     assert choose(ratio, 1.01 * ratio / per_flop["vision-width"]) == "vision-width"  # everything qualifies

@@ -11,37 +11,34 @@ each chunk is what kept ``auto`` behind the fixed widths (``docs/growth.md``, "T
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+from ..models.growclip.growth_targets_growclip import grown_config
 from .flops import parameter_count, training_flops_per_pair
 from .space import Candidate
 
 
-def pairs_per_parameter(config, stage_flops: float, text_tokens: int = 32) -> float:
-    """Training pairs per parameter that ``stage_flops`` buys for ``config``."""
-    return stage_flops / training_flops_per_pair(config, text_tokens) / parameter_count(config)
+def pairs_per_parameter(config, stage_flops: float, text_tokens: int = 32, parameters: int | None = None) -> float:
+    """Training pairs per parameter that ``stage_flops`` buys for ``config`` (``parameters``: its count, if known)."""
+    parameters = parameter_count(config) if parameters is None else parameters
+    return stage_flops / training_flops_per_pair(config, text_tokens) / parameters
 
 
 def compute_optimal_choice(
-    config,
-    candidates: Sequence[Candidate],
-    stage_flops: float,
-    ratio: float,
-    grown_config: Callable,
-    text_tokens: int = 32,
+    config, candidates: Sequence[Candidate], stage_flops: float, ratio: float, text_tokens: int = 32
 ) -> tuple[Candidate, list[dict]]:
     """The largest growth candidate trained on at least ``ratio`` pairs per parameter, else keep; and each reading.
 
-    ``grown_config(config, target)`` builds a candidate's config; ``keep`` (empty target) is the current model and is
-    chosen when no growth candidate qualifies (the model never shrinks, even when the budget is below its own ratio).
+    ``keep`` (empty target) is the current model and is chosen when no growth candidate qualifies (the model never
+    shrinks, even when the budget is below its own ratio).
     """
     keep = next((c for c in candidates if not c.target), Candidate("keep", {}))
     choice, choice_params = keep, parameter_count(config)
     readings = []
     for candidate in candidates:
-        grown = grown_config(config, candidate.target) if candidate.target else config
+        grown = grown_config(config, candidate.target)[0] if candidate.target else config
         params = parameter_count(grown)
-        pairs = stage_flops / training_flops_per_pair(grown, text_tokens) / params
+        pairs = pairs_per_parameter(grown, stage_flops, text_tokens, params)
         readings.append({"name": candidate.name, "parameters": params, "pairs_per_parameter": pairs})
         if candidate.target and pairs >= ratio and params > choice_params:
             choice, choice_params = candidate, params

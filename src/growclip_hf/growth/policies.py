@@ -105,9 +105,7 @@ class GrowthPolicy:
             return {**record, "target": choice.target or None, "choice": choice.name}
         if self.name == "compute":
             ratio = self.pairs_per_parameter
-            choice, readings = compute_optimal_choice(
-                context.model.config, candidates, context.stage_flops, ratio, _grown
-            )
+            choice, readings = compute_optimal_choice(context.model.config, candidates, context.stage_flops, ratio)
             record["compute"] = {"stage_flops": context.stage_flops, "pairs_per_parameter": ratio, "readings": readings}
             return {**record, "target": choice.target or None, "choice": choice.name}
         if context.train_candidate is None or context.heldout is None:
