@@ -113,10 +113,13 @@ def new_trainer(model, lr: float, base_width: int, batch_size: int, seed: int) -
     return StreamTrainer(settings, model)
 
 
-def train_chunk(trainer: StreamTrainer, stream, chunk: int, steps: int, rng, tokenizer, after_step=None) -> list[float]:
+def train_chunk(
+    trainer: StreamTrainer, stream, chunk: int, steps: int, rng, tokenizer, after_step=None, warmup: int | None = None
+) -> list[float]:
     """``steps`` steps of one warmup-stable-decay cycle on fresh pairs of ``chunk``; the losses. ``after_step(step)``
-    runs after each step (e.g. a learning-curve reading; it must not draw from ``rng``)."""
-    trainer.config.warmup_steps = warmup_steps(steps)
+    runs after each step (e.g. a learning-curve reading; it must not draw from ``rng``); ``warmup`` overrides the
+    recipe's warmup steps (``warmup_steps``)."""
+    trainer.config.warmup_steps = warmup_steps(steps) if warmup is None else warmup
     losses = []
     for step in range(steps):
         images, captions = stream.sample(chunk, trainer.config.batch_size, rng)

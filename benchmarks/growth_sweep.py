@@ -149,13 +149,15 @@ class Run:
         self.trainer.unwrapped_model.train()
         return result.choice.target or None, result.search_flops, record
 
-    def train(self, chunk: int, budget: float, spent: float, heldouts, pairs, read_curve=False) -> None:
+    def train(self, chunk: int, budget: float, spent: float, heldouts, pairs, read_curve=False, warmup=None) -> None:
+        """Train ``chunk`` on what is left of ``budget`` after ``spent``, then score it (``warmup``: steps, if not
+        the recipe's)."""
         per_step = self.args.batch_size * training_flops_per_pair(self.config, 16)
         if read_curve:  # the readings' forward passes are paid out of the chunk's budget
             spent += CURVE_POINTS * len(pairs[chunk]["input_ids"]) * forward_flops_per_pair(self.config, 16)
         steps = steps_within_budget(budget, self.args.batch_size, self.config, spent=spent, text_tokens=16)
         rng = np.random.default_rng([self.seed, chunk])  # the same pairs, in the same order, for every arm
-        self.trainer.config.warmup_steps = warmup_steps(steps)
+        self.trainer.config.warmup_steps = warmup_steps(steps) if warmup is None else warmup
         readings = set(reading_steps(steps, self.trainer.config)) if read_curve else set()
         start, self.curve = self.flops + spent, []
 
@@ -165,7 +167,7 @@ class Run:
                 self.trainer.unwrapped_model.train()
                 self.curve.append([start + (step + 1) * per_step, loss])
 
-        losses = train_chunk(self.trainer, self.stream, chunk, steps, rng, self.tokenizer, read)
+        losses = train_chunk(self.trainer, self.stream, chunk, steps, rng, self.tokenizer, read, warmup)
         self.flops += spent + steps * per_step
         result = scores(self.trainer.unwrapped_model, self.stream, chunk, heldouts[chunk], pairs[chunk], self.tokenizer)
         record = {

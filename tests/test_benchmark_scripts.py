@@ -27,7 +27,7 @@ def scripts():
     try:
         yield {
             name: importlib.import_module(name)
-            for name in ("doc_sections", "growth_efficiency", "precondition_map", "growth_sweep")
+            for name in ("doc_sections", "growth_efficiency", "precondition_map", "growth_sweep", "late_growth_probe")
         }
     finally:
         sys.path.remove(str(BENCHMARKS))
@@ -318,3 +318,32 @@ def test_every_arm_of_the_growth_sweep_spends_each_chunks_budget_and_auto_pays_f
     assert all(c["name"] != "keep" for c in slope["candidates"])
     text = sweep.tables(runs, args.widths)
     assert "| auto (1) |" in text and "best fixed width per chunk: " in text and "auto minus each arm" in text
+
+
+def test_a_late_growth_variant_changes_only_the_last_chunk(scripts):
+    """The probe's variants share their first chunks with the sweep's run of the same seed; only the last differs."""
+    probe, sweep = scripts["late_growth_probe"], scripts["growth_sweep"]
+    from growclip_hf.data.benchmark.growing_concepts import GrowingConceptStream
+    from growclip_hf.models.tokenization import train_tokenizer
+
+    assert probe.parse_variant("late-40-peak-lr1.5") == {"start": 16, "last": 40, "peak": True, "lr_factor": 1.5}
+    for bad in ("late", "wide-32"):
+        with pytest.raises(ValueError, match="late-W"):
+            probe.parse_variant(bad)
+    with pytest.raises(ValueError, match="known: peak, lrX"):
+        probe.parse_variant("late-32-slow")
+    args = types.SimpleNamespace(
+        widths=[16, 32], budgets=[0.0002, 0.003], concepts_per_chunk=8, image_size=16, patch_size=8, layers=1,
+        batch_size=16, lr=2e-3, base_width=32, search_fraction=0.15,
+    )  # fmt: skip
+    stream = GrowingConceptStream(args.concepts_per_chunk, len(args.budgets), args.image_size)
+    tokenizer = train_tokenizer(stream.all_captions(), vocab_size=300, context_length=16)
+    heldouts = [stream.heldout(k) for k in range(2)]
+    pairs = [sweep.heldout_pairs(stream, k, 32, tokenizer) for k in range(2)]
+    late = probe.run_variant("late-32-peak", 0, args, stream, tokenizer, heldouts, pairs)
+    hand_late = sweep.run_arm("hand-late", 0, args, stream, tokenizer, heldouts, pairs)
+    assert [c["width"] for c in late["chunks"]] == [16, 32] == [c["width"] for c in hand_late["chunks"]]
+    assert late["chunks"][0] == hand_late["chunks"][0]  # the same first chunk, to the digit
+    assert late["chunks"][1]["steps"] == hand_late["chunks"][1]["steps"]  # the same budget in the last one
+    assert late["chunks"][1]["steps"] >= 30  # so that the recipe's warmup (5 % of the steps) is more than one step
+    assert late["chunks"][1]["heldout_loss"] != hand_late["chunks"][1]["heldout_loss"]  # no warmup: another run
