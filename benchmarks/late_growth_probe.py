@@ -5,7 +5,7 @@ chunk (the ``hand-late`` schedule) and ends 1.7 points object zero-shot short of
 Each variant here changes only the last chunk of one of those two runs, so every variant of a seed shares its first
 chunks with the sweep's runs of that seed (the same pairs, the same steps):
 
-- ``late-W``: grow to width W before the last chunk (``late-32`` is the sweep's hand-late run);
+- ``late-W``: grow to width W before the last chunk (``late-32`` is what the sweep's ``auto-compute-width`` run does);
 - ``...-peak``: the last chunk starts at its peak rate, no warmup (LEMON keeps the peak rate after growth: the grown
   model computes what the trained one did and carries its AdamW state);
 - ``...-lrX``: the last chunk's peak rate times X (every parameter group);
@@ -76,25 +76,61 @@ def run_variant(name: str, seed: int, args, stream, tokenizer, heldouts, pairs) 
     }
 
 
-def table(records: list[dict], sweep: list[dict]) -> str:
-    """The last chunk's object zero-shot per variant and seed, with the sweep's hand-late and fixed-32 beside it."""
-    rows = {}
+# the sweep's runs that the variants change; auto-compute-width keeps before chunk 2 and grows to width 32 before
+# chunk 3 (hand-late's schedule), so it is late-32 at the recipe's rate
+SWEEP_ARMS = {"auto-compute-width": "late-32", "fixed-16": "fixed-16", "fixed-32": "fixed-32", "fixed-64": "fixed-64"}
+
+
+def rows(records: list[dict], sweep: list[dict], over: str) -> dict[str, dict[int, float]]:
+    """Object zero-shot per variant and seed: after the last chunk (``over="last"``) or the mean over chunks."""
+
+    def value(chunks: list[dict]) -> float:
+        return chunks[-1]["zero_shot"] if over == "last" else statistics.fmean(c["zero_shot"] for c in chunks)
+
+    found: dict[str, dict[int, float]] = {}
+    for record in sweep:
+        if record["arm"] in SWEEP_ARMS:
+            found.setdefault(SWEEP_ARMS[record["arm"]], {})[record["seed"]] = value(record["chunks"])
     for record in records:
-        rows.setdefault(record["variant"], {})[record["seed"]] = record["chunks"][-1]["zero_shot"]
-    for arm, label in (("hand-late", "late-32 (sweep: hand-late)"), ("fixed-32", "fixed-32 (sweep)")):
-        for record in sweep:
-            if record["arm"] == arm:
-                rows.setdefault(label, {})[record["seed"]] = record["chunks"][-1]["zero_shot"]
-    seeds = sorted({s for row in rows.values() for s in row})
-    lines = [
-        "| variant | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
-        "|---|" + "---:|" * (len(seeds) + 1),
-    ]
-    for name in sorted(rows):
-        row = rows[name]
+        found.setdefault(record["variant"], {})[record["seed"]] = value(record["chunks"])
+    return found
+
+
+def table(found: dict[str, dict[int, float]], title: str) -> str:
+    seeds = sorted({s for row in found.values() for s in row})
+    lines = [title, "", "| variant | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |"]
+    lines.append("|---|" + "---:|" * (len(seeds) + 1))
+    for name in sorted(found):
+        row = found[name]
         cells = [f"{row[s]:.1f}" if s in row else "-" for s in seeds]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {statistics.fmean(row.values()):.1f} |")
     return "\n".join(lines)
+
+
+def paired(found: dict[str, dict[int, float]], grown: str, fixed: str) -> str:
+    """``grown - fixed`` over their common seeds: mean ± standard deviation, * where the mean exceeds it."""
+    seeds = sorted(set(found.get(grown, {})) & set(found.get(fixed, {})))
+    if len(seeds) < 2:
+        return f"{grown} - {fixed}: fewer than 2 common seeds"
+    differences = [found[grown][s] - found[fixed][s] for s in seeds]
+    mean, spread = statistics.fmean(differences), statistics.stdev(differences)
+    mark = " *" if abs(mean) > spread else ""
+    by_seed = ", ".join(f"{d:+.1f}" for d in differences)
+    return f"{grown} - {fixed}: {mean:+.1f} ± {spread:.1f}{mark} ({len(seeds)} seeds: {by_seed})"
+
+
+def report(records: list[dict], sweep: list[dict]) -> str:
+    """Both tables, and the grown run against every fixed width at the same rate (the recipe's, and 1.5x)."""
+    out = []
+    for over, title in (("last", "after the last chunk"), ("mean", "mean over chunks")):
+        found = rows(records, sweep, over)
+        out.append(table(found, f"object zero-shot over concepts seen (%), {title}"))
+        out.append("")
+        for suffix in ("", "-lr1.5"):
+            for width in (16, 32, 64):
+                out.append("- " + paired(found, f"late-32{suffix}", f"fixed-{width}{suffix}"))
+        out.append("")
+    return "\n".join(out)
 
 
 def main() -> None:
@@ -125,7 +161,7 @@ def main() -> None:
                 args.store.parent.mkdir(parents=True, exist_ok=True)
                 with args.store.open("a") as handle:
                     handle.write(json.dumps(record) + "\n")
-    print(table(stored, load(Path(__file__).parent / "results" / "growth_sweep.jsonl", setup)))
+    print(report(stored, load(Path(__file__).parent / "results" / "growth_sweep.jsonl", setup)))
 
 
 if __name__ == "__main__":
