@@ -139,17 +139,29 @@ def _decisions(arms) -> list[str]:
 
 
 def _verdicts(arms, order, chunks, growing: str = "auto") -> list[str]:
+    """The issue's verdicts on the seeds that ``growing`` and every fixed width share (means over other seed sets
+    would compare different draws)."""
     fixed = [a for a in order if a.startswith("fixed-")]
     if growing not in arms or not fixed:
         return []
-    lines = [f"\nverdicts for {growing} (object zero-shot)"]
-    best_per_chunk = []
-    for k in range(chunks):
-        means = {a: statistics.fmean(_values(arms[a], "zero_shot", k).values()) for a in fixed}
-        best_per_chunk.append(max(means, key=means.get))
+    seeds = set(arms[growing]).intersection(*(arms[a] for a in fixed))
+    if not seeds:
+        return [f"\nverdicts for {growing}: no seed shared with every fixed width"]
+    arms = {a: {s: run for s, run in arms[a].items() if s in seeds} for a in (growing, *fixed)}
+    lines = [f"\nverdicts for {growing} (object zero-shot, {len(seeds)} common seeds)"]
+
+    def mean(arm: str, chunk: int) -> float:
+        return statistics.fmean(_values(arms[arm], "zero_shot", chunk).values())
+
+    best_per_chunk = [max(fixed, key=lambda a, k=k: mean(a, k)) for k in range(chunks)]
     lines.append("- best fixed width per chunk: " + ", ".join(best_per_chunk))
     crossover = len(set(best_per_chunk)) > 1
-    lines.append(f"- crossover among fixed widths (the precondition): {'yes' if crossover else 'no'}")
+    line = f"- crossover among fixed widths (the precondition): {'yes' if crossover else 'no'}"
+    if crossover:
+        late, early = best_per_chunk[-1], best_per_chunk[0]
+        lead = _mark(_differences(arms[late], arms[early], "zero_shot", chunks - 1))
+        line += f" ({late} minus {early} after the last chunk: {lead})"
+    lines.append(line)
     beats = []
     for arm in fixed:
         diffs = _differences(arms[growing], arms[arm], "zero_shot", None)
@@ -157,15 +169,9 @@ def _verdicts(arms, order, chunks, growing: str = "auto") -> list[str]:
         beats.append(bool(diffs) and statistics.fmean(diffs) > spread)
     lines.append(f"- {growing}'s mean over chunks beats every fixed width by more than the spread: {all(beats)}")
     last = chunks - 1
-    auto_last = statistics.fmean(_values(arms[growing], "zero_shot", last).values())
-    best_last = max(statistics.fmean(_values(arms[a], "zero_shot", last).values()) for a in fixed)
-    gap = auto_last - best_last
+    gap = mean(growing, last) - max(mean(a, last) for a in fixed)
     lines.append(f"- {growing}'s final chunk minus the best fixed width's: {gap:+.1f} points (goal >= -0.5)")
-    worst = min(
-        statistics.fmean(_values(arms[growing], "zero_shot", k).values())
-        - max(statistics.fmean(_values(arms[a], "zero_shot", k).values()) for a in fixed)
-        for k in range(chunks)
-    )
+    worst = min(mean(growing, k) - max(mean(a, k) for a in fixed) for k in range(chunks))
     verdict = "yes" if worst >= -1.0 else "no"
     lines.append(f"- within 1 point of the best fixed width after every chunk (a control's goal): {verdict}")
     lines[-1] += f" (worst chunk {worst:+.1f})"
