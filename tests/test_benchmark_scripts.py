@@ -350,3 +350,29 @@ def test_a_late_growth_variant_changes_only_the_last_chunk(scripts):
     assert late["chunks"][1]["steps"] == hand_late["chunks"][1]["steps"]  # the same budget in the last one
     assert late["chunks"][1]["steps"] >= 30  # so that the recipe's warmup (5 % of the steps) is more than one step
     assert late["chunks"][1]["heldout_loss"] != hand_late["chunks"][1]["heldout_loss"]  # no warmup: another run
+
+
+def _sweep_run(arm: str, seed: int, scores: list[float], width: int) -> dict:
+    chunks = [
+        {"zero_shot": z, "retrieval_Rm": z, "cumulative_tflop": k + 1.0, "width": width, "layers": 2}
+        for k, z in enumerate(scores)
+    ]
+    return {"arm": arm, "seed": seed, "chunks": chunks, "decisions": []}
+
+
+def test_sweep_verdicts_compare_only_the_seeds_every_arm_shares(scripts):
+    """A seed that only the fixed widths ran must not move the growing arm's verdicts."""
+    runs = [
+        _sweep_run("fixed-16", 0, [20.0, 30.0], 16),
+        _sweep_run("fixed-16", 1, [22.0, 30.0], 16),
+        _sweep_run("fixed-32", 0, [10.0, 34.0], 32),
+        _sweep_run("fixed-32", 1, [12.0, 36.0], 32),
+        _sweep_run("fixed-32", 2, [10.0, 10.0], 32),  # a bad seed the growing arm never ran
+        _sweep_run("auto-compute-width", 0, [20.0, 35.0], 32),
+        _sweep_run("auto-compute-width", 1, [22.0, 35.0], 32),
+    ]
+    text = scripts["growth_sweep"].tables(runs, [16, 32])
+    verdicts = text[text.index("verdicts for auto-compute-width") :]
+    assert "2 common seeds" in verdicts.splitlines()[0]
+    assert "final chunk minus the best fixed width's: +0.0 points" in verdicts  # 35 against fixed-32's 35, not 26.7
+    assert "fixed-32 minus fixed-16 after the last chunk: +5.0 ± 1.4 †" in verdicts
