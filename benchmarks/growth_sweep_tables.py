@@ -36,8 +36,8 @@ def _order(arms: dict) -> list[str]:
     return fixed + [a for a in (*SEARCHING, *SCHEDULED, "random", "scratch") if a in arms]
 
 
-def _values(runs: dict[int, dict], key: str, chunk: int | None) -> dict[int, float]:
-    """Per seed: the metric after ``chunk``, or its mean over every chunk (``None``)."""
+def seed_values(runs: dict[int, dict], key: str, chunk: int | None) -> dict[int, float]:
+    """Per seed: the metric after ``chunk`` (``-1``: the last), or its mean over every chunk (``None``)."""
     out = {}
     for seed, run in runs.items():
         chunks = run["chunks"]
@@ -63,8 +63,8 @@ def tables(runs: list[dict], widths: list[int]) -> str:
         lines += ["| arm | " + " | ".join(f"after chunk {k + 1}" for k in range(chunks)) + " | mean over chunks |"]
         lines += ["|---|" + "---:|" * (chunks + 1)]
         for arm in order:
-            cells = [_cell(list(_values(arms[arm], key, k).values())) for k in range(chunks)]
-            cells.append(_cell(list(_values(arms[arm], key, None).values())))
+            cells = [_cell(list(seed_values(arms[arm], key, k).values())) for k in range(chunks)]
+            cells.append(_cell(list(seed_values(arms[arm], key, None).values())))
             lines.append(f"| {arm} ({len(arms[arm])}) | " + " | ".join(cells) + " |")
     lines += _compute_table(arms, order, chunks)
     for growing in (*SEARCHING, *SCHEDULED):
@@ -89,11 +89,12 @@ def _compute_table(arms, order, chunks) -> list[str]:
 
 
 def _differences(a: dict, b: dict, key: str, chunk: int | None) -> list[float]:
-    va, vb = _values(a, key, chunk), _values(b, key, chunk)
+    va, vb = seed_values(a, key, chunk), seed_values(b, key, chunk)
     return [va[s] - vb[s] for s in sorted(set(va) & set(vb))]
 
 
-def _mark(diffs: list[float]) -> str:
+def mark_difference(diffs: list[float]) -> str:
+    """Paired differences as mean ± standard deviation, marked † where the mean exceeds it."""
     if len(diffs) < 2:
         return f"{diffs[0]:+.1f} (1 seed)" if diffs else "-"
     mean, spread = statistics.fmean(diffs), statistics.stdev(diffs)
@@ -109,8 +110,8 @@ def _paired(arms, order, chunks, growing: str = "auto") -> list[str]:
     for arm in order:
         if arm == growing:
             continue
-        cells = [_mark(_differences(arms[growing], arms[arm], "zero_shot", k)) for k in range(chunks)]
-        cells.append(_mark(_differences(arms[growing], arms[arm], "zero_shot", None)))
+        cells = [mark_difference(_differences(arms[growing], arms[arm], "zero_shot", k)) for k in range(chunks)]
+        cells.append(mark_difference(_differences(arms[growing], arms[arm], "zero_shot", None)))
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     return lines
 
@@ -151,7 +152,7 @@ def _verdicts(arms, order, chunks, growing: str = "auto") -> list[str]:
     lines = [f"\nverdicts for {growing} (object zero-shot, {len(seeds)} common seeds)"]
 
     def mean(arm: str, chunk: int) -> float:
-        return statistics.fmean(_values(arms[arm], "zero_shot", chunk).values())
+        return statistics.fmean(seed_values(arms[arm], "zero_shot", chunk).values())
 
     best_per_chunk = [max(fixed, key=lambda a, k=k: mean(a, k)) for k in range(chunks)]
     lines.append("- best fixed width per chunk: " + ", ".join(best_per_chunk))
@@ -159,7 +160,7 @@ def _verdicts(arms, order, chunks, growing: str = "auto") -> list[str]:
     line = f"- crossover among fixed widths (the precondition): {'yes' if crossover else 'no'}"
     if crossover:
         late, early = best_per_chunk[-1], best_per_chunk[0]
-        lead = _mark(_differences(arms[late], arms[early], "zero_shot", chunks - 1))
+        lead = mark_difference(_differences(arms[late], arms[early], "zero_shot", chunks - 1))
         line += f" ({late} minus {early} after the last chunk: {lead})"
     lines.append(line)
     beats = []
@@ -194,7 +195,7 @@ def plot(runs: list[dict], widths: list[int], path: Path) -> Path:
             continue
         chunks = len(next(iter(arms[arm].values()))["chunks"])
         xs = [statistics.fmean(r["chunks"][k]["cumulative_tflop"] for r in arms[arm].values()) for k in range(chunks)]
-        ys = [statistics.fmean(_values(arms[arm], "zero_shot", k).values()) for k in range(chunks)]
+        ys = [statistics.fmean(seed_values(arms[arm], "zero_shot", k).values()) for k in range(chunks)]
         style = {"linestyle": "--", "alpha": 0.7} if arm.startswith("fixed-") else {"linewidth": 2.2}
         axis.plot(xs, ys, marker="o", label=arm, **style)
         if arm.startswith("fixed-"):

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from concept_runs import add_recipe_arguments, heldout_pairs, model_config, stream_and_tokenizer, widened  # noqa: E402
 from growth_sweep import BUDGETS, SEARCH_HELDOUT, Run, load, setup_key  # noqa: E402
+from growth_sweep_tables import mark_difference, seed_values  # noqa: E402
 
 STORE = Path(__file__).parent / "results" / "late_growth_probe.jsonl"
 
@@ -83,17 +84,14 @@ SWEEP_ARMS = {"auto-compute-width": "late-32", "fixed-16": "fixed-16", "fixed-32
 
 def rows(records: list[dict], sweep: list[dict], over: str) -> dict[str, dict[int, float]]:
     """Object zero-shot per variant and seed: after the last chunk (``over="last"``) or the mean over chunks."""
-
-    def value(chunks: list[dict]) -> float:
-        return chunks[-1]["zero_shot"] if over == "last" else statistics.fmean(c["zero_shot"] for c in chunks)
-
-    found: dict[str, dict[int, float]] = {}
+    runs: dict[str, dict[int, dict]] = {}
     for record in sweep:
         if record["arm"] in SWEEP_ARMS:
-            found.setdefault(SWEEP_ARMS[record["arm"]], {})[record["seed"]] = value(record["chunks"])
+            runs.setdefault(SWEEP_ARMS[record["arm"]], {})[record["seed"]] = record
     for record in records:
-        found.setdefault(record["variant"], {})[record["seed"]] = value(record["chunks"])
-    return found
+        runs.setdefault(record["variant"], {})[record["seed"]] = record
+    chunk = -1 if over == "last" else None
+    return {name: seed_values(by_seed, "zero_shot", chunk) for name, by_seed in runs.items()}
 
 
 def table(found: dict[str, dict[int, float]], title: str) -> str:
@@ -108,15 +106,13 @@ def table(found: dict[str, dict[int, float]], title: str) -> str:
 
 
 def paired(found: dict[str, dict[int, float]], grown: str, fixed: str) -> str:
-    """``grown - fixed`` over their common seeds: mean ± standard deviation, * where the mean exceeds it."""
+    """``grown - fixed`` over their common seeds, as the sweep's tables mark it (``mark_difference``)."""
     seeds = sorted(set(found.get(grown, {})) & set(found.get(fixed, {})))
     if len(seeds) < 2:
         return f"{grown} - {fixed}: fewer than 2 common seeds"
     differences = [found[grown][s] - found[fixed][s] for s in seeds]
-    mean, spread = statistics.fmean(differences), statistics.stdev(differences)
-    mark = " *" if abs(mean) > spread else ""
     by_seed = ", ".join(f"{d:+.1f}" for d in differences)
-    return f"{grown} - {fixed}: {mean:+.1f} ± {spread:.1f}{mark} ({len(seeds)} seeds: {by_seed})"
+    return f"{grown} - {fixed}: {mark_difference(differences)} ({len(seeds)} seeds: {by_seed})"
 
 
 def report(records: list[dict], sweep: list[dict]) -> str:

@@ -328,7 +328,7 @@ def test_a_late_growth_variant_changes_only_the_last_chunk(scripts):
 
     assert probe.parse_variant("late-40-peak-lr1.5") == {"start": 16, "last": 40, "peak": True, "lr_factor": 1.5}
     found = {"late-32": {0: 31.0, 1: 33.0, 2: 40.0}, "fixed-32": {0: 30.0, 1: 30.0}}
-    assert probe.paired(found, "late-32", "fixed-32") == "late-32 - fixed-32: +2.0 ± 1.4 * (2 seeds: +1.0, +3.0)"
+    assert probe.paired(found, "late-32", "fixed-32") == "late-32 - fixed-32: +2.0 ± 1.4 † (2 seeds: +1.0, +3.0)"
     assert "fewer than 2" in probe.paired(found, "late-32", "fixed-16")
     for bad in ("late", "wide-32"):
         with pytest.raises(ValueError, match="late-W"):
