@@ -17,6 +17,7 @@ from growclip_hf import GrowCLIPConfig, GrowCLIPModel
 from growclip_hf.growth.flops import training_flops_per_pair
 from growclip_hf.stages.launch import apply_overrides
 from growclip_hf.stages.presets import preset
+from growclip_hf.training import TrainingConfig
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -27,7 +28,10 @@ def scripts():
     try:
         yield {
             name: importlib.import_module(name)
-            for name in ("doc_sections", "growth_efficiency", "precondition_map", "growth_sweep", "late_growth_probe")
+            for name in (
+                *("doc_sections", "growth_efficiency", "precondition_map", "growth_sweep", "late_growth_probe"),
+                "main_stream_map",
+            )
         }
     finally:
         sys.path.remove(str(BENCHMARKS))
@@ -376,3 +380,34 @@ def test_sweep_verdicts_compare_only_the_seeds_every_arm_shares(scripts):
     assert "2 common seeds" in verdicts.splitlines()[0]
     assert "final chunk minus the best fixed width's: +0.0 points" in verdicts  # 35 against fixed-32's 35, not 26.7
     assert "fixed-32 minus fixed-16 after the last chunk: +5.0 ± 1.4 †" in verdicts
+
+
+def test_the_main_stream_map_runs_the_width_and_budgets_it_names(scripts, tmp_path):
+    """The map's runs differ only in width and per-stage FLOPs: the CLI's own overrides must build exactly those."""
+    module = scripts["main_stream_map"]
+    command = module.run_command(32, 0, [0.5, 1.0, 2.0], tmp_path / "out", tmp_path / "data")
+    overrides = [command[i + 1] for i, arg in enumerate(command) if arg == "--set"]
+    settings = apply_overrides(preset("default"), overrides)
+    model = GrowCLIPConfig(**settings["model"])
+    for tower in (model.vision_config, model.text_config):
+        assert (tower.hidden_size, tower.intermediate_size) == (32, 128)
+    assert model.projection_dim == 32 and command[command.index("--stages") + 1] == "3"
+    training = TrainingConfig.from_dict(settings["training"])
+    assert [training.stage_flops(k) for k in range(3)] == pytest.approx([5e11, 1e12, 2e12])
+    assert command[command.index("--policy") + 1] == "none" and "--resume" not in command
+
+
+def _map_run(width: int, seed: int, object_zeroshot: list[float]) -> dict:
+    stage = {"fashion_mnist": 50.0, "mnist_digits": 40.0, "union_Rm": 3.0, "parameters": width * 1000}
+    stages = [{**stage, "stage": k, "object_zeroshot": value} for k, value in enumerate(object_zeroshot)]
+    return {"width": width, "seed": seed, "budgets": [1.0, 4.0], "stages": stages, "seconds": 60.0}
+
+
+def test_the_main_stream_map_names_the_best_width_per_stage(scripts):
+    runs = [_map_run(32, 0, [30.0, 33.0]), _map_run(32, 1, [28.0, 33.0]), _map_run(64, 0, [25.0, 36.0])]
+    text = scripts["main_stream_map"].tables(runs, [1.0, 4.0])
+    assert "| 32 (32,000, 2) | 29.0 | 33.0 |" in text
+    assert "best width per stage (object zero-shot): 32, 64" in text and "late): yes" in text
+    flat = scripts["main_stream_map"].tables([_map_run(32, 0, [30.0, 37.0]), _map_run(64, 0, [25.0, 36.0])], [1.0, 4.0])
+    assert "late): no" in flat
+    assert scripts["main_stream_map"].tables(runs, [2.0]) == "no stored run at budgets [2.0]"
