@@ -24,7 +24,11 @@ budget, one warmup-stable-decay cycle per chunk, a learning rate per width):
   with its depth step off);
 - ``hand``: grows to the next width before the second chunk, no search; ``hand-late``: before the last chunk;
 - ``random``: a random candidate at every boundary (the search's alternatives, uniformly);
-- ``scratch``: auto's final architecture trained from scratch on the whole stream (skipped when a fixed arm is it).
+- ``scratch``: auto's final architecture trained from scratch on the whole stream (skipped when a fixed arm is it);
+- ``ARM+pimM``: a growing arm whose growth initialises by PIM with momentum ``M`` (``m * inherited + (1 - m) *
+  fresh``, not function-preserving) instead of ``preserve``: a grown model that inherits a narrow solution may end
+  behind the wider model trained from the start (warm starts can generalise worse; shrink-and-perturb is the known
+  remedy, and PIM is its GrowCLIP form).
 
 Runs are stored one per line (arm, seed) in ``--store`` (JSON lines; a run already there is skipped, so several
 processes can share seeds), and the tables are printed from what is stored; ``--plot`` draws quality against
@@ -103,6 +107,16 @@ def candidates(config, widths: list[int]) -> list[Candidate]:
     return [c for c in found if c.name not in invalid]
 
 
+def growth_init(arm: str) -> tuple[str, float]:
+    """How ``arm`` initialises a grown model: ``preserve``, or ``pim`` with the momentum its ``+pimM`` suffix names."""
+    init = arm.partition("+")[2]
+    if not init:
+        return "preserve", 0.0
+    if init.startswith("pim"):
+        return "pim", float(init.removeprefix("pim"))
+    raise ValueError(f"Unknown growth initialisation {init!r} in arm {arm!r}; use ARM+pimM, e.g. hand+pim0.9.")
+
+
 class Run:
     """One arm on one seed: a model, its trainer, its record, the compute it spent."""
 
@@ -117,7 +131,8 @@ class Run:
         return self.trainer.unwrapped_model.config
 
     def grow(self, target: dict, stage: int) -> None:
-        self.trainer.grow(target, init="preserve", momentum=0.0, seed=self.seed + 1000 + stage)
+        init, momentum = growth_init(self.arm)
+        self.trainer.grow(target, init=init, momentum=momentum, seed=self.seed + 1000 + stage)
 
     def search(
         self, chunk: int, budget: float, warmup_share: float, grow_only=False, ramp_share=1.0
@@ -197,6 +212,7 @@ def run_arm(arm: str, seed: int, args, stream, tokenizer, heldouts, pairs, final
     config = final_config or model_config(width, args.layers, args.image_size, args.patch_size, tokenizer)
     run = Run(arm, seed, config, args, stream, tokenizer)
     choices = random.Random(seed)
+    name, arm = arm, arm.partition("+")[0]  # the decisions are the base arm's; only the growth's init differs
     for chunk, budget in enumerate(args.budgets):
         budget *= 1e12
         spent = 0.0
@@ -226,13 +242,13 @@ def run_arm(arm: str, seed: int, args, stream, tokenizer, heldouts, pairs, final
                 pick = choices.choice(candidates(run.config, args.widths))
                 target, choice = pick.target or None, pick.name
             run.decisions.append({"before_chunk": chunk, "choice": choice, "search": record})
-            print(f"  {arm} seed {seed} before chunk {chunk}: {choice}", flush=True)
+            print(f"  {name} seed {seed} before chunk {chunk}: {choice}", flush=True)
             if target:
                 run.grow(target, chunk)
         run.train(chunk, budget, spent, heldouts, pairs, read_curve=arm == "auto-slope")
     final = run.config
     return {
-        "arm": arm,
+        "arm": name,
         "seed": seed,
         "setup": setup_key(args),
         "parameters": parameter_count(final),

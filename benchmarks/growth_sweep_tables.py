@@ -33,7 +33,12 @@ def _by_arm(runs: list[dict], widths: list[int]) -> dict[str, dict[int, dict]]:
 
 def _order(arms: dict) -> list[str]:
     fixed = sorted((a for a in arms if a.startswith("fixed-")), key=lambda a: int(a.split("-")[1]))
-    return fixed + [a for a in (*SEARCHING, *SCHEDULED, "random", "scratch") if a in arms]
+    return fixed + [a for a in (*SEARCHING, *SCHEDULED, "random", "scratch") if a in arms] + _variants(arms)
+
+
+def _variants(arms: dict) -> list[str]:
+    """Growing arms with another growth initialisation (``ARM+pimM``), after the arms they vary."""
+    return sorted(a for a in arms if "+" in a)
 
 
 def seed_values(runs: dict[int, dict], key: str, chunk: int | None) -> dict[int, float]:
@@ -67,10 +72,11 @@ def tables(runs: list[dict], widths: list[int]) -> str:
             cells.append(_cell(list(seed_values(arms[arm], key, None).values())))
             lines.append(f"| {arm} ({len(arms[arm])}) | " + " | ".join(cells) + " |")
     lines += _compute_table(arms, order, chunks)
-    for growing in (*SEARCHING, *SCHEDULED):
+    growing_arms = (*SEARCHING, *SCHEDULED, *_variants(arms))
+    for growing in growing_arms:
         lines += _paired(arms, order, chunks, growing)
     lines += _decisions(arms)
-    for growing in (*SEARCHING, *SCHEDULED):
+    for growing in growing_arms:
         lines += _verdicts(arms, order, chunks, growing)
     return "\n".join(lines)
 

@@ -292,19 +292,10 @@ def test_every_arm_of_the_growth_sweep_spends_each_chunks_budget_and_auto_pays_f
     """The sweep's fairness: per chunk, every arm's training plus search FLOPs fill the chunk's budget (short of it by
     less than one of its steps), auto's search spends at most its fraction, and the tables read the verdicts off."""
     sweep = scripts["growth_sweep"]
-    from growclip_hf.data.benchmark.growing_concepts import GrowingConceptStream
-    from growclip_hf.models.tokenization import train_tokenizer
-
-    args = types.SimpleNamespace(
-        widths=[16, 32], budgets=[0.0002, 0.0004], concepts_per_chunk=8, image_size=16, patch_size=8, layers=1,
-        batch_size=16, lr=2e-3, base_width=32, search_fraction=0.15, slope_min_gain=10.0,
-    )  # fmt: skip
-    stream = GrowingConceptStream(args.concepts_per_chunk, len(args.budgets), args.image_size)
-    tokenizer = train_tokenizer(stream.all_captions(), vocab_size=300, context_length=16)
-    heldouts = [stream.heldout(k) for k in range(2)]
-    pairs = [sweep.heldout_pairs(stream, k, 32, tokenizer) for k in range(2)]
+    args, inputs = _tiny_sweep(sweep, [0.0002, 0.0004], slope_min_gain=10.0)
+    tokenizer = inputs[1]
     arms = ("fixed-16", "fixed-32", "auto", "auto-slope")
-    runs = [sweep.run_arm(arm, 0, args, stream, tokenizer, heldouts, pairs) for arm in arms]
+    runs = [sweep.run_arm(arm, 0, args, *inputs) for arm in arms]
     for run in runs:
         spent = 0.0
         for chunk, budget in zip(run["chunks"], args.budgets, strict=True):
@@ -327,9 +318,6 @@ def test_every_arm_of_the_growth_sweep_spends_each_chunks_budget_and_auto_pays_f
 def test_a_late_growth_variant_changes_only_the_last_chunk(scripts):
     """The probe's variants share their first chunks with the sweep's run of the same seed; only the last differs."""
     probe, sweep = scripts["late_growth_probe"], scripts["growth_sweep"]
-    from growclip_hf.data.benchmark.growing_concepts import GrowingConceptStream
-    from growclip_hf.models.tokenization import train_tokenizer
-
     assert probe.parse_variant("late-40-peak-lr1.5") == {"start": 16, "last": 40, "peak": True, "lr_factor": 1.5}
     found = {"late-32": {0: 31.0, 1: 33.0, 2: 40.0}, "fixed-32": {0: 30.0, 1: 30.0}}
     assert probe.paired(found, "late-32", "fixed-32") == "late-32 - fixed-32: +2.0 ± 1.4 † (2 seeds: +1.0, +3.0)"
@@ -339,16 +327,9 @@ def test_a_late_growth_variant_changes_only_the_last_chunk(scripts):
             probe.parse_variant(bad)
     with pytest.raises(ValueError, match="known: peak, lrX"):
         probe.parse_variant("late-32-slow")
-    args = types.SimpleNamespace(
-        widths=[16, 32], budgets=[0.0002, 0.003], concepts_per_chunk=8, image_size=16, patch_size=8, layers=1,
-        batch_size=16, lr=2e-3, base_width=32, search_fraction=0.15,
-    )  # fmt: skip
-    stream = GrowingConceptStream(args.concepts_per_chunk, len(args.budgets), args.image_size)
-    tokenizer = train_tokenizer(stream.all_captions(), vocab_size=300, context_length=16)
-    heldouts = [stream.heldout(k) for k in range(2)]
-    pairs = [sweep.heldout_pairs(stream, k, 32, tokenizer) for k in range(2)]
-    late = probe.run_variant("late-32-peak", 0, args, stream, tokenizer, heldouts, pairs)
-    hand_late = sweep.run_arm("hand-late", 0, args, stream, tokenizer, heldouts, pairs)
+    args, inputs = _tiny_sweep(sweep, [0.0002, 0.003])
+    late = probe.run_variant("late-32-peak", 0, args, *inputs)
+    hand_late = sweep.run_arm("hand-late", 0, args, *inputs)
     assert [c["width"] for c in late["chunks"]] == [16, 32] == [c["width"] for c in hand_late["chunks"]]
     assert late["chunks"][0] == hand_late["chunks"][0]  # the same first chunk, to the digit
     assert late["chunks"][1]["steps"] == hand_late["chunks"][1]["steps"]  # the same budget in the last one
@@ -411,3 +392,48 @@ def test_the_main_stream_map_names_the_best_width_per_stage(scripts):
     flat = scripts["main_stream_map"].tables([_map_run(32, 0, [30.0, 37.0]), _map_run(64, 0, [25.0, 36.0])], [1.0, 4.0])
     assert "late): no" in flat
     assert scripts["main_stream_map"].tables(runs, [2.0]) == "no stored run at budgets [2.0]"
+
+
+def test_a_pim_variant_makes_its_base_arms_decisions_and_grows_by_pim(scripts):
+    """``hand+pim0.5`` grows where hand grows, into a model that no longer computes what the grown-from one did."""
+    sweep = scripts["growth_sweep"]
+    args, inputs = _tiny_sweep(sweep, [0.0002, 0.0002])
+    hand, pim = (sweep.run_arm(arm, 0, args, *inputs) for arm in ("hand", "hand+pim0.5"))
+    assert pim["arm"] == "hand+pim0.5" and pim["decisions"] == hand["decisions"]
+    assert [c["width"] for c in pim["chunks"]] == [16, 32] == [c["width"] for c in hand["chunks"]]
+    assert pim["chunks"][0] == hand["chunks"][0] and pim["chunks"][1] != hand["chunks"][1]
+    assert sweep.growth_init("auto+pim0.9") == ("pim", 0.9) and sweep.growth_init("hand") == ("preserve", 0.0)
+    with pytest.raises(ValueError, match="ARM\\+pimM"):
+        sweep.growth_init("hand+noise")
+    assert "| hand+pim0.5 (1) |" in sweep.tables([hand, pim], args.widths)
+
+
+def test_the_sweeps_width_step_is_the_products_model_width_candidate(scripts):
+    """The sweep's compute-policy arms grow by its own ``width-W`` targets; the product proposes the same growth with
+    ``growth.space: {model_width_factor: 2}``, so the measured recipe is a product setting."""
+    sweep = scripts["growth_sweep"]
+    from growclip_hf.growth import GrowthSpace
+    from growclip_hf.models.tokenization import train_tokenizer
+
+    tokenizer = train_tokenizer(["a picture of a cat.", "a dog."], vocab_size=300, context_length=16)
+    for width in (16, 32):
+        config = sweep.model_config(width, 2, 32, 8, tokenizer)
+        product = {c.name: c.target for c in GrowthSpace(model_width_factor=2.0).candidates(config)}["width"]
+        assert product == sweep.widened(config, 2 * width)
+
+
+def _tiny_sweep(sweep, budgets: list[float], **extra) -> tuple[types.SimpleNamespace, tuple]:
+    """The growth sweep's setup at a size a test trains in seconds: its args and ``(stream, tokenizer, heldouts,
+    pairs)``, the inputs every arm and probe variant takes after ``(arm, seed, args)``."""
+    from growclip_hf.data.benchmark.growing_concepts import GrowingConceptStream
+    from growclip_hf.models.tokenization import train_tokenizer
+
+    args = types.SimpleNamespace(
+        widths=[16, 32], budgets=budgets, concepts_per_chunk=8, image_size=16, patch_size=8, layers=1,
+        batch_size=16, lr=2e-3, base_width=32, search_fraction=0.15, **extra,
+    )  # fmt: skip
+    stream = GrowingConceptStream(args.concepts_per_chunk, len(budgets), args.image_size)
+    tokenizer = train_tokenizer(stream.all_captions(), vocab_size=300, context_length=16)
+    heldouts = [stream.heldout(k) for k in range(len(budgets))]
+    pairs = [sweep.heldout_pairs(stream, k, 32, tokenizer) for k in range(len(budgets))]
+    return args, (stream, tokenizer, heldouts, pairs)

@@ -1,6 +1,7 @@
 """Compute-optimal sizing: the ``compute`` policy grows to the largest candidate its stage's budget trains well."""
 
 import pytest
+import torch
 
 from growclip_hf.growth import GrowthPolicy, GrowthSpace, GrowthTrigger, StageContext
 from growclip_hf.growth.compute_optimal import compute_optimal_choice, pairs_per_parameter
@@ -10,7 +11,7 @@ from growclip_hf.models.growclip import GrowCLIPModel
 from growclip_hf.stages.launch import build_policy
 from growclip_hf.stages.settings_check import SettingsError, check_settings
 
-from .helpers import tiny_config
+from .helpers import perturb_, pixel_batch, text_batch, tiny_config
 
 SPACE = GrowthSpace(heads_step=0, mlp_factor=1.0, shared_depth_step=0, towers=("vision_config",))
 
@@ -82,3 +83,30 @@ def test_settings_name_the_ratio_and_refuse_a_bad_one():
     for bad in (0, -1.0, "many", True):
         with pytest.raises(SettingsError, match="growth.pairs_per_parameter must be a positive number"):
             check_settings({"growth": {"policy": "compute", "pairs_per_parameter": bad}})
+
+
+def test_the_model_width_step_widens_the_whole_model_and_preserves_its_function():
+    """``model_width_factor`` proposes what a fixed-width sweep measures: both towers, their MLPs and the projection
+    wider, heads of the same width; grown with ``preserve`` the model still computes what it did."""
+    space = GrowthSpace(depth_step=0, width_factor=1.0, heads_step=0, mlp_factor=1.0, shared_depth_step=0)
+    assert [c.name for c in space.candidates(tiny_config())] == ["keep"]
+    wide = GrowthSpace(**{**space.__dict__, "model_width_factor": 2.0})
+    keep, width = wide.candidates(tiny_config())
+    assert (keep.name, width.name) == ("keep", "width")
+    model = perturb_(GrowCLIPModel(tiny_config()).eval())
+    grown = model.grow(width.target, init="preserve").eval()
+    for tower in (grown.config.vision_config, grown.config.text_config):  # 4 heads of 8 -> 8 heads of 8
+        assert (tower.hidden_size, tower.num_attention_heads, tower.intermediate_size) == (64, 8, 96)
+    assert grown.config.projection_dim == 48
+    inputs = {**text_batch(), "pixel_values": pixel_batch(3)}
+    with torch.no_grad():
+        before, after = model(**inputs).logits_per_image, grown(**inputs).logits_per_image
+    assert torch.allclose(before, after, atol=1e-4)
+    assert parameter_count(grown.config) == sum(p.numel() for p in grown.parameters())  # what the policy reads
+    # the compute policy takes it once the stage's budget trains it on enough pairs per parameter
+    policy = GrowthPolicy("compute", space=wide, pairs_per_parameter=1.0, budget_exponent=10.0)
+    policy.record_base(sum(p.numel() for p in model.parameters()), 100)
+    for flops, choice in ((1e9, "keep"), (1e14, "width")):
+        context = StageContext(stage=1, model=model, samples_seen=10**6, stage_flops=flops, seed=0)
+        assert policy.decide(context)["choice"] == choice
+    assert build_policy({"policy": "compute", "space": {"model_width_factor": 2.0}}).space.model_width_factor == 2.0

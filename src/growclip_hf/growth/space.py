@@ -30,6 +30,9 @@ class GrowthSpace:
     mlp_factor: float = 1.5
     shared_depth_step: int = 1
     projection_factor: float = 1.0
+    # > 1: one more candidate, ``width``, that widens the model as a whole (both towers' streams with heads of the same
+    # width, their MLPs and the projection): the step a fixed-width sweep measures, which per-tower steps never make
+    model_width_factor: float = 1.0
     towers: tuple[str, ...] = TOWERS
 
     def candidates(self, config) -> list[Candidate]:
@@ -57,6 +60,8 @@ class GrowthSpace:
                     "projection", {"projection_dim": _round_up(config.projection_dim * self.projection_factor, 8)}
                 )
             )
+        if self.model_width_factor > 1:
+            found.append(Candidate("width", _model_wider(config, self.model_width_factor)))
         return found
 
 
@@ -71,6 +76,18 @@ def _head_dim(sub) -> int:
 def _wider(sub, factor: float) -> int:
     """A wider stream that still divides by the head count (so heads widen evenly)."""
     return _round_up(sub.hidden_size * factor, 2 * sub.num_attention_heads)
+
+
+def _model_wider(config, factor: float) -> dict:
+    """Both towers ``factor`` wider, more heads of the same width, MLPs and projection in proportion."""
+    target = {"projection_dim": _round_up(config.projection_dim * factor, 8)}
+    for tower in TOWERS:
+        sub = getattr(config, tower)
+        head_dim = _head_dim(sub)
+        heads = max(sub.num_attention_heads + 1, round(sub.num_attention_heads * factor))
+        mlp = _round_up(sub.intermediate_size * factor, 8)
+        target[tower] = {"hidden_size": heads * head_dim, "num_attention_heads": heads, "intermediate_size": mlp}
+    return target
 
 
 def _more_heads(sub, step: int) -> dict:
