@@ -185,20 +185,28 @@ def _verdicts(arms, order, chunks, growing: str = "auto") -> list[str]:
     return lines
 
 
+def plotted_runs(arms: dict[str, dict[int, dict]]) -> tuple[set[int], dict[str, dict[int, dict]]]:
+    """The seeds every fixed width ran, and each arm's runs on them, in table order: every line of the plot is a mean
+    over the same seeds, and an arm without all of them is left out."""
+    fixed = [a for a in arms if a.startswith("fixed-")]
+    seeds = set.intersection(*(set(arms[a]) for a in fixed)) if fixed else set()
+    kept = [a for a in _order(arms) if a != "scratch" and seeds <= set(arms[a])] if seeds else []
+    return seeds, {a: {seed: run for seed, run in arms[a].items() if seed in seeds} for a in kept}
+
+
 def plot(runs: list[dict], widths: list[int], path: Path) -> Path:
     """Object zero-shot against cumulative compute: every fixed width, their envelope, and the growing arms."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    arms = _by_arm(runs, widths)
+    seeds, arms = plotted_runs(_by_arm(runs, widths))
+    fixed = [a for a in arms if a.startswith("fixed-")]
     figure, axis = plt.subplots(figsize=(6.4, 4.2))
     envelope: dict[int, float] = {}
-    seeds = max(len(runs) for runs in arms.values())
-    for arm in _order(arms):
-        if arm == "scratch" or len(arms[arm]) < seeds:  # a mean over fewer seeds is not comparable in a plot
-            continue
+    for arm in arms:
         chunks = len(next(iter(arms[arm].values()))["chunks"])
         xs = [statistics.fmean(r["chunks"][k]["cumulative_tflop"] for r in arms[arm].values()) for k in range(chunks)]
         ys = [statistics.fmean(seed_values(arms[arm], "zero_shot", k).values()) for k in range(chunks)]
@@ -208,13 +216,15 @@ def plot(runs: list[dict], widths: list[int], path: Path) -> Path:
             for k, y in enumerate(ys):
                 envelope[k] = max(envelope.get(k, 0.0), y)
     if envelope:
-        fixed = [a for a in arms if a.startswith("fixed-")]
         xs = [statistics.fmean(r["chunks"][k]["cumulative_tflop"] for r in arms[fixed[0]].values()) for k in envelope]
         axis.plot(xs, list(envelope.values()), color="black", linewidth=4, alpha=0.15, label="best fixed width")
     axis.set_xscale("log")
+    if envelope:  # ticks at the chunk boundaries, not matplotlib's crowded log minor labels
+        axis.set_xticks(xs, [f"{x:.2f}" for x in xs])
+        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axis.set_xlabel("cumulative training TFLOP (search included)")
     axis.set_ylabel("object zero-shot over concepts seen (%)")
-    axis.set_title("growing-concepts stream, equal compute per chunk")
+    axis.set_title(f"growing-concepts stream, equal compute per chunk ({len(seeds)} seeds)")
     axis.legend(fontsize=8)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -437,3 +437,16 @@ def _tiny_sweep(sweep, budgets: list[float], **extra) -> tuple[types.SimpleNames
     heldouts = [stream.heldout(k) for k in range(len(budgets))]
     pairs = [sweep.heldout_pairs(stream, k, 32, tokenizer) for k in range(len(budgets))]
     return args, (stream, tokenizer, heldouts, pairs)
+
+
+def test_the_sweep_plot_averages_every_line_over_the_same_seeds(scripts, tmp_path):
+    """A line over other seeds than its neighbours' would show seed noise as a difference between arms."""
+    tables = importlib.import_module("growth_sweep_tables")
+    runs = [_sweep_run("fixed-16", s, [20.0, 30.0], 16) for s in (0, 1, 2)]
+    runs += [_sweep_run("fixed-32", s, [10.0, 34.0], 32) for s in (0, 1)]
+    runs += [_sweep_run("auto-compute-width", s, [20.0, 35.0 + s], 32) for s in (0, 1, 2)]
+    runs += [_sweep_run("hand", 0, [20.0, 33.0], 32)]
+    seeds, plotted = tables.plotted_runs(tables._by_arm(runs, [16, 32]))
+    assert seeds == {0, 1} and list(plotted) == ["fixed-16", "fixed-32", "auto-compute-width"]
+    assert all(set(by_seed) == {0, 1} for by_seed in plotted.values())  # seed 2 left out of every line
+    assert scripts["growth_sweep"].plot(runs, [16, 32], tmp_path / "sweep.png").stat().st_size > 0
