@@ -11,7 +11,7 @@ from growclip_hf.models.growclip import GrowCLIPModel
 from growclip_hf.stages.launch import build_policy
 from growclip_hf.stages.settings_check import SettingsError, check_settings
 
-from .helpers import perturb_, pixel_batch, text_batch, tiny_config
+from .helpers import VOCAB, perturb_, pixel_batch, text_batch, tiny_config
 
 SPACE = GrowthSpace(heads_step=0, mlp_factor=1.0, shared_depth_step=0, towers=("vision_config",))
 
@@ -110,3 +110,22 @@ def test_the_model_width_step_widens_the_whole_model_and_preserves_its_function(
         context = StageContext(stage=1, model=model, samples_seen=10**6, stage_flops=flops, seed=0)
         assert policy.decide(context)["choice"] == choice
     assert build_policy({"policy": "compute", "space": {"model_width_factor": 2.0}}).space.model_width_factor == 2.0
+
+
+def test_the_model_width_step_grows_towers_whose_heads_do_not_fill_them_and_a_shared_encoder():
+    """Heads of 16 in a 96-wide tower (an explicit head_dim) and a shared layer: the step still only grows, and the
+    grown model computes what the old one did."""
+    tower = {"hidden_size": 96, "intermediate_size": 192, "num_hidden_layers": 1, "num_attention_heads": 2}
+    tower["head_dim"] = 16
+    config = tiny_config(
+        text_config={**tower, "vocab_size": VOCAB, "max_position_embeddings": 16},
+        vision_config={**tower, "image_size": 32, "patch_size": 8},
+        shared_config={**tower, "num_hidden_layers": 1},
+    )
+    width = GrowthSpace(model_width_factor=2.0).candidates(config)[-1]
+    assert width.target["vision_config"] == {"hidden_size": 192, "num_attention_heads": 4, "intermediate_size": 384}
+    model = perturb_(GrowCLIPModel(config).eval())
+    grown = model.grow(width.target, init="preserve").eval()
+    inputs = {**text_batch(), "pixel_values": pixel_batch(3)}
+    with torch.no_grad():
+        assert torch.allclose(model(**inputs).logits_per_image, grown(**inputs).logits_per_image, atol=1e-4)

@@ -79,14 +79,16 @@ def _wider(sub, factor: float) -> int:
 
 
 def _model_wider(config, factor: float) -> dict:
-    """Both towers ``factor`` wider, more heads of the same width, MLPs and projection in proportion."""
+    """Both towers ``factor`` wider, more heads of the same width, MLPs and projection in proportion. A shared
+    encoder keeps its width (its input projections read the wider towers)."""
     target = {"projection_dim": _round_up(config.projection_dim * factor, 8)}
     for tower in TOWERS:
         sub = getattr(config, tower)
         head_dim = _head_dim(sub)
-        heads = max(sub.num_attention_heads + 1, round(sub.num_attention_heads * factor))
+        hidden = _round_up(sub.hidden_size * factor, head_dim)
+        heads = min(max(sub.num_attention_heads + 1, round(sub.num_attention_heads * factor)), hidden // head_dim)
         mlp = _round_up(sub.intermediate_size * factor, 8)
-        target[tower] = {"hidden_size": heads * head_dim, "num_attention_heads": heads, "intermediate_size": mlp}
+        target[tower] = {"hidden_size": hidden, "num_attention_heads": heads, "intermediate_size": mlp}
     return target
 
 
