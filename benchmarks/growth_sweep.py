@@ -207,12 +207,12 @@ class Run:
 
 def run_arm(arm: str, seed: int, args, stream, tokenizer, heldouts, pairs, final_config=None) -> dict:
     started = time.perf_counter()
+    name, arm = arm, arm.partition("+")[0]  # the base arm decides and sizes; a ``+pimM`` suffix only changes growth
     smallest = min(args.widths)
     width = int(arm.split("-")[1]) if arm.startswith("fixed-") else smallest
     config = final_config or model_config(width, args.layers, args.image_size, args.patch_size, tokenizer)
-    run = Run(arm, seed, config, args, stream, tokenizer)
+    run = Run(name, seed, config, args, stream, tokenizer)
     choices = random.Random(seed)
-    name, arm = arm, arm.partition("+")[0]  # the decisions are the base arm's; only the growth's init differs
     for chunk, budget in enumerate(args.budgets):
         budget *= 1e12
         spent = 0.0

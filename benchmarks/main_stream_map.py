@@ -10,7 +10,7 @@ each stage is scored as the main job scores it (object zero-shot, Fashion-MNIST 
 Each run is a real CLI run in ``--work`` (resumable: a finished run is read, not trained again); its per-stage readings
 are appended to ``--store`` (JSON lines, one per width, seed and budget schedule) and the tables are printed from it.
 
-  .venv/bin/python benchmarks/main_stream_map.py --widths 32 64 --budgets 0.5 1 2 4 8 --seeds 0
+  .venv/bin/python benchmarks/main_stream_map.py --widths 32 64 --budgets 0.25 0.5 1 2 4 --seeds 0   # stored
 """
 
 from __future__ import annotations
