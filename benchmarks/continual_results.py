@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doc_sections import mean_spread  # noqa: E402
+from previous_default import set_args  # noqa: E402
 
 STRATEGIES = ("seqf", "jointt", "er", "ctp", "modx")
 POLICIES = ("none", "auto")
@@ -43,6 +44,7 @@ def run_one(strategy: str, policy: str, seed: int, epochs: float, out: Path, dat
         policy,
         "--seed",
         str(seed),
+        *set_args("default"),
         "--set",
         f"training.epochs_per_stage={epochs}",
         "--resume",

@@ -38,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import previous_default  # noqa: E402
 from doc_sections import git_commit, library_versions, machine, write_section  # noqa: E402
 from growth_efficiency_tables import TARGET, efficiency_section  # noqa: E402
 from sweep_models import (  # noqa: E402
@@ -106,7 +107,8 @@ class Sweep:
         command = [sys.executable, "-m", "growclip_hf.cli", "run", "--scale", self.args.scale]
         command += ["--output-dir", str(folder)]
         command += ["--data-dir", str(self.data_dir), "--seed", str(seed), "--no-report", "--resume"]
-        for item in [*START, f"training.epochs_per_stage={epochs}", *overrides]:
+        recipe = previous_default.overrides(self.args.scale)  # the recipe its store was measured with
+        for item in [*recipe, *START, f"training.epochs_per_stage={epochs}", *overrides]:
             command += ["--set", item]
         with self.gate.turn(priority(name)):
             return self._train_and_evaluate(key, folder, command, name, seed, overrides, epochs)

@@ -154,11 +154,13 @@ def _paired(autos: dict, fixed: dict) -> dict:
 def efficiency_section(growing: list[dict], fixed: dict, scratch: dict, targets: dict, context: dict) -> str:
     autos = by_seed(growing, "auto")
     seeds = ", ".join(str(s) for s in sorted(autos))
+    recipe = " with the previous default recipe, `benchmarks/previous_default.py`: ER with a reservoir"
+    recipe = recipe if context["scale"] == "default" else ", the preset's recipe"
     return f"""## {context.get("title", "Growth efficiency on the embedded stream")}
 
 Written {context["date"]} on {context["machine"]} at commit {context["commit"]} ({context["versions"]}):
 {len(autos)} seeds ({seeds}), the growing runs train {context["epochs"]:g} passes per chunk over the 6 chunks
-(`growclip-hf run --scale {context["scale"]}`, the default recipe: ER with a reservoir); the {context["runs"]} runs
+(`growclip-hf run --scale {context["scale"]}`{recipe}); the {context["runs"]} runs
 took {context["run_hours"]:.1f} h (training and evaluation, summed over runs).
 Command: `.venv/bin/python {context["command"]}`
 

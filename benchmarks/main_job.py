@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -23,46 +24,58 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import previous_default  # noqa: E402
 from doc_sections import git_commit, machine, mean_spread, write_section  # noqa: E402
+from main_stream_map import readings, width_overrides  # noqa: E402
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
 CLI = str(Path(sys.executable).with_name("growclip-hf"))
-# The previous default: one round of the search at every chunk boundary (the preset now decides by successive halving,
-# and only on plateaus).
-EVERY = ["--set", "growth.trigger=every", "--set", "growth.method=single"]
+# The previous default recipe (width 128, the search once the loss plateaus: previous_default.py), and the same with
+# one round of the search at every chunk, the default before that. The strategies were compared on it.
+PREVIOUS = previous_default.set_args("default")
+EVERY = [*PREVIOUS, "--set", "growth.trigger=every", "--set", "growth.method=single"]
+GROWN_HEADS = ["--set", "model.vision_config.num_attention_heads=8", "--set", "model.text_config.num_attention_heads=8"]
 VARIANTS = {
-    "default": [],  # the preset's recipe: auto growth searched once the loss plateaus, ER with a 5,000-pair reservoir
-    "every-chunk": EVERY,  # the previous default: the same with the search at every chunk
-    # The strategies were compared with the search at every chunk (the default when they ran).
+    # The preset's recipe: a FLOP budget per chunk that grows, compute-optimal growth from width 32 (preserve), ER.
+    "default": [],
+    # The same budgets at one width all along: the default's start (the best fixed width on this stream at these
+    # budgets, benchmarks/main_stream_map.py) and the width it grows to.
+    "fixed-32": ["--policy", "none"],
+    "fixed-64": ["--policy", "none", *width_overrides(64), *GROWN_HEADS],
+    "jointt": ["--strategy", "jointt"],  # every pair seen so far at every stage, at the default's compute per chunk
+    # The default's growth initialised by PIM with momentum 0.9 instead of function-preservingly.
+    "default-pim": ["--set", "growth.init=pim", "--set", "growth.momentum=0.9"],
+    "previous-default": PREVIOUS,
+    "every-chunk": EVERY,
     "seqf": ["--strategy", "seqf", *EVERY],
-    "jointt": ["--strategy", "jointt", *EVERY],
+    "jointt-every-chunk": ["--strategy", "jointt", *EVERY],
     "ctp": ["--strategy", "ctp", *EVERY],
     "modx": ["--strategy", "modx", *EVERY],
     # ER inside a fixed step budget: 98 steps per chunk (2 passes over an average chunk alone), the reservoir's pairs
     # sampled in proportion instead of added on top (TiC-CLIP's equal-compute replay); and the same with 160 steps.
-    "er-budget": ["--set", "training.steps_per_stage=98", *EVERY],
-    "er-budget-160": ["--set", "training.steps_per_stage=160", *EVERY],
+    "er-budget": [*EVERY, "--set", "training.steps_per_stage=98"],
+    "er-budget-160": [*EVERY, "--set", "training.steps_per_stage=160"],
 }
-# The Oracle of a recipe: that run's final architecture from scratch on all data seen, at every stage.
-ORACLE_OF = {"oracle": "default", "oracle-every-chunk": "every-chunk"}
+# The Oracle of a recipe: that run's final architecture from scratch on all data seen, at every stage (at the run's
+# cumulative compute where the run has a FLOP budget per chunk).
+ORACLE_OF = {"oracle": "default", "oracle-previous-default": "previous-default", "oracle-every-chunk": "every-chunk"}
+CURRENT = ("default", "default-pim", "fixed-32", "fixed-64", "jointt", "oracle")
+PREVIOUS_COLUMNS = (
+    *("previous-default", "every-chunk", "er-budget-160", "er-budget", "seqf", "jointt-every-chunk", "ctp", "modx"),
+    *("oracle-previous-default", "oracle-every-chunk"),
+)
+ORDER = (*CURRENT, *PREVIOUS_COLUMNS)
 SUMMARY = ROOT / "docs" / "main_job_runs.json"
 PLOT = ROOT / "docs" / "main_job_compute.png"
 COLOURS = {
     "default": "tab:blue",
-    "seqf": "tab:orange",
+    "fixed-32": "tab:orange",
+    "fixed-64": "tab:brown",
     "jointt": "tab:green",
-    "ctp": "tab:purple",
-    "modx": "tab:brown",
-    "er-budget": "tab:cyan",
-    "er-budget-160": "tab:olive",
-    "every-chunk": "tab:pink",
-    "oracle-every-chunk": "tab:gray",
     "oracle": "tab:red",
+    "previous-default": "tab:cyan",
+    "oracle-previous-default": "tab:pink",
 }
-ORDER = (
-    *("default", "every-chunk", "er-budget-160", "er-budget", "seqf", "jointt", "ctp", "modx"),
-    *("oracle", "oracle-every-chunk"),
-)
 
 
 def run_variant(store: Path, variant: str, seed: int) -> Path:
@@ -115,6 +128,7 @@ def measure(out: Path, variant: str) -> dict:
         stages = [json.loads(line) for line in (out / "stages.jsonl").read_text().splitlines() if line.strip()]
         row["cumulative_tflop"] = (stages[-1]["train_flops"] + stages[-1]["search_flops"]) / 1e12
         row["final_parameters"] = stages[-1]["parameters"]
+        row["stages"] = readings(out)
     return row
 
 
@@ -133,8 +147,11 @@ METRICS = [
 ]
 
 
-def table(summary: dict) -> str:
-    variants = [v for v in ORDER if summary.get(v)]
+def table(summary: dict, columns: tuple[str, ...]) -> str:
+    """Final-stage metrics and object tasks of ``columns`` (those with runs), mean ± spread over seeds."""
+    variants = [v for v in columns if summary.get(v)]
+    if not variants:
+        return "(no runs)"
     lines = ["| metric | " + " | ".join(variants) + " |", "|---|" + "---:|" * len(variants)]
     for label, key in METRICS:
         cells = [spread([row[key] for row in summary[v].values() if row.get(key) is not None]) for v in variants]
@@ -149,6 +166,82 @@ def table(summary: dict) -> str:
         ]
         task_lines.append(f"| {task} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + f"\n\nSeeds per column: {seeds}.\n\n" + "\n".join(task_lines)
+
+
+STAGED = ("default", "default-pim", "fixed-32", "fixed-64", "jointt")
+FIXED = ("fixed-32", "fixed-64")
+
+
+def paired(summary: dict, variant: str, other: str, stage: int) -> str:
+    """``variant`` minus ``other`` on object zero-shot at ``stage``, paired by seed; † where |mean| > spread."""
+    seeds = sorted(set(summary[variant]) & set(summary[other]))
+    diffs = [
+        summary[variant][s]["stages"][stage]["object_zeroshot"] - summary[other][s]["stages"][stage]["object_zeroshot"]
+        for s in seeds
+    ]
+    if len(diffs) < 2:
+        return f"{diffs[0]:+.1f} (1 seed)" if diffs else "n/a"
+    mean, sd = statistics.fmean(diffs), statistics.stdev(diffs)
+    return f"{mean:+.1f} ± {sd:.1f}" + (" †" if abs(mean) > sd else "")
+
+
+def stage_table(summary: dict) -> str:
+    """Per stage: the default's architecture, and object zero-shot of the default, each fixed width and JointT, all
+    at the default's FLOPs per chunk; then the default minus the best fixed width of that stage, paired by seed."""
+    staged = [v for v in STAGED if summary.get(v) and all("stages" in row for row in summary[v].values())]
+    if "default" not in staged:
+        return "(no default runs with per-stage readings)"
+    fixed = [v for v in FIXED if v in staged]
+    header = "| stage | default's architecture | parameters | " + " | ".join(staged)
+    header += " | default minus the best fixed width |" if fixed else " |"
+    lines = [header, "|---:|---|---:|" + "---:|" * (len(staged) + bool(fixed))]
+
+    def object_zeroshot(variant: str, stage: int | None = None) -> float:
+        """Mean over seeds of one stage's object zero-shot, or (stage None) of its mean over stages."""
+        return statistics.fmean(
+            statistics.fmean(st["object_zeroshot"] for st in row["stages"])
+            if stage is None
+            else row["stages"][stage]["object_zeroshot"]
+            for row in summary[variant].values()
+        )
+
+    for stage, _ in enumerate(next(iter(summary["default"].values()))["stages"]):
+        rows = [row["stages"][stage] for row in summary["default"].values()]
+        architectures = " / ".join(sorted({row["architecture"] for row in rows}))
+        parameters = " / ".join(f"{p:,}" for p in sorted({row["parameters"] for row in rows}))
+        cells = [spread([row["stages"][stage]["object_zeroshot"] for row in summary[v].values()]) for v in staged]
+        line = f"| {stage} | {architectures} | {parameters} | " + " | ".join(cells) + " |"
+        if fixed:
+            best = max(fixed, key=lambda v: object_zeroshot(v, stage))
+            line += f" {paired(summary, 'default', best, stage)} ({best}) |"
+        lines.append(line)
+    footer = "Mean over stages: " + ", ".join(f"{v} {object_zeroshot(v):.1f}" for v in staged) + "."
+    return "\n".join(lines) + "\n\n" + footer
+
+
+def run_table(out: Path) -> str:
+    """One run stage by stage (the README's table): architecture, parameters, cumulative compute, the zero-shot kinds
+    and union retrieval."""
+    results = _json(out / "eval_results.json")
+    stages = [json.loads(line) for line in (out / "stages.jsonl").read_text().splitlines() if line.strip()]
+    lines = [
+        "| stage | architecture (layers x width / heads / MLP) | parameters | cumulative TFLOP "
+        "| object zero-shot top-1 (%) | attribute zero-shot top-1 (%) | union retrieval R@1 (%) | union Rm (%) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for stage, scores in zip(stages, results["stages"], strict=True):
+        kinds, union = scores["zeroshot_by_kind"], scores["union_retrieval"]
+        lines.append(
+            f"| {stage['stage']} | {stage['architecture']} | {stage['parameters']:,} | "
+            f"{(stage['train_flops'] + stage['search_flops']) / 1e12:.2f} | {kinds['object']['mean_top1']:.1f} | "
+            f"{kinds['attribute']['mean_top1']:.1f} | {(union['i2t_R@1'] + union['t2i_R@1']) / 2:.2f} | "
+            f"{union['Rm']:.2f} |"
+        )
+    headline = results["headline"]
+    chance = (
+        f"| chance | | | | {headline['object_zeroshot_chance']:.1f} | {headline['attribute_zeroshot_chance']:.1f} | | |"
+    )
+    return "\n".join([*lines, chance])
 
 
 def plot(summary: dict, path: Path) -> None:
@@ -197,12 +290,19 @@ def main() -> int:
             if (out / "eval_results.json").is_file() and (variant not in ORACLE_OF or (out / "oracle.json").is_file()):
                 summary.setdefault(variant, {})[str(seed)] = measure(out, variant)
                 SUMMARY.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    text = table(summary)
-    print(text)
-    plot(summary, PLOT)
+    current = stage_table(summary) + "\n\n" + table(summary, CURRENT)
+    previous = table(summary, PREVIOUS_COLUMNS)
+    seed0 = Path(args.store) / "default-seed0"
+    one_run = run_table(seed0) if (seed0 / "eval_results.json").is_file() else ""
+    print(f"The default run of seed 0, stage by stage:\n\n{one_run}\n\n{current}")
+    print("\nThe previous default and the strategies compared on it:\n\n" + previous)
+    plot({v: rows for v, rows in summary.items() if v in COLOURS}, PLOT)
     if args.doc:
         header = f"Measured by `benchmarks/main_job.py` at commit {git_commit()} on {machine()}.\n\n"
-        write_section(args.doc, "main-job", header + text, header=None)
+        if one_run:
+            write_section(args.doc, "main-job-seed0", header + one_run, header=None)
+        write_section(args.doc, "main-job", header + current, header=None)
+        write_section(args.doc, "main-job-previous", header + previous, header=None)
     return 0
 
 

@@ -61,6 +61,7 @@ def readings(out: Path) -> list[dict]:
                 "union_Rm": stage["union_retrieval"]["Rm"],
                 "cumulative_tflop": (flops["train_flops"] + flops["search_flops"]) / 1e12,
                 "parameters": flops["parameters"],
+                "architecture": flops.get("architecture"),
             }
         )
     return rows

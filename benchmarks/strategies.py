@@ -11,7 +11,9 @@ import argparse
 import copy
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -20,9 +22,13 @@ from accelerate import Accelerator  # noqa: E402
 
 from growclip_hf import GrowCLIPConfig, GrowCLIPModel, build_processor  # noqa: E402
 from growclip_hf.continual import STRATEGIES, build_strategy  # noqa: E402
+from growclip_hf.stages.launch import apply_overrides  # noqa: E402
 from growclip_hf.stages.manifest_plan import ManifestPlan, tokenizer_for_manifest  # noqa: E402
 from growclip_hf.stages.presets import preset  # noqa: E402
 from growclip_hf.training import StreamTrainer, TrainingConfig  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from previous_default import overrides  # noqa: E402
 
 
 def main() -> None:
@@ -33,7 +39,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    settings = preset("default")
+    settings = apply_overrides(preset("default"), overrides("default"))  # the recipe its stored timings used
     tokenizer = tokenizer_for_manifest(args.data, **settings["tokenizer"])
     text = {**settings["model"]["text_config"], "vocab_size": len(tokenizer)}
     config = GrowCLIPConfig(**{**settings["model"], "text_config": text})

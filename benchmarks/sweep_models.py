@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from previous_default import overrides
+
 ARCHITECTURE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "head_dim")
 
 
@@ -69,7 +71,7 @@ def training_flops_per_pair(architecture: dict, scale: str = "default") -> float
     from growclip_hf.stages.launch import apply_overrides
     from growclip_hf.stages.presets import preset
 
-    model = apply_overrides(preset(scale), architecture_overrides(architecture))["model"]
+    model = apply_overrides(preset(scale), [*overrides(scale), *architecture_overrides(architecture)])["model"]
     return flops(GrowCLIPConfig(**model))
 
 
@@ -78,4 +80,4 @@ def starting_architecture(scale: str = "default", start: list[str] | None = None
     from growclip_hf.stages.launch import apply_overrides
     from growclip_hf.stages.presets import preset
 
-    return architecture_of(apply_overrides(preset(scale), start or [])["model"])
+    return architecture_of(apply_overrides(preset(scale), [*overrides(scale), *(start or [])])["model"])

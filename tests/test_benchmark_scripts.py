@@ -15,7 +15,7 @@ import pytest
 
 from growclip_hf import GrowCLIPConfig, GrowCLIPModel
 from growclip_hf.growth.flops import training_flops_per_pair
-from growclip_hf.stages.launch import apply_overrides
+from growclip_hf.stages.launch import apply_overrides, build_policy
 from growclip_hf.stages.presets import preset
 from growclip_hf.training import TrainingConfig
 
@@ -30,7 +30,7 @@ def scripts():
             name: importlib.import_module(name)
             for name in (
                 *("doc_sections", "growth_efficiency", "precondition_map", "growth_sweep", "late_growth_probe"),
-                "main_stream_map",
+                *("main_stream_map", "previous_default"),
             )
         }
     finally:
@@ -72,6 +72,46 @@ def test_compute_to_target_reports_bounds_outside_the_runs(scripts):
     assert short["bound"] == "more than" and short["saving"] == pytest.approx(0.5)
     beyond = read_off(10.0, [_point(1.0, 20.0), _point(0.5, 15.0)], auto_compute=1e12)
     assert beyond["bound"] == "less than" and beyond["saving"] == pytest.approx(-1.0)
+
+
+# The default preset the stored runs of growth_efficiency, continual_results, strategies and main_job's older columns
+# were measured with (src/growclip_hf/stages/presets.py before the default became compute-optimal growth).
+_TOWER_128 = {"hidden_size": 128, "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4}
+PREVIOUS_DEFAULT = {
+    "model": {
+        "text_config": {**_TOWER_128, "max_position_embeddings": 32},
+        "vision_config": {**_TOWER_128, "image_size": 64, "patch_size": 8},
+        "shared_config": {**_TOWER_128, "num_hidden_layers": 0},
+        "projection_dim": 128,
+    },
+    "tokenizer": {"vocab_size": 4096, "context_length": 32},
+    "training": {
+        **{"batch_size": 128, "epochs_per_stage": 2.0, "learning_rate": 1e-3, "warmup_steps": 10},
+        **{"checkpoint_every": 100, "log_every": 10, "ramp_steps": 30},
+    },
+    "growth": {
+        **{"policy": "auto", "trigger": "plateau", "method": "halving", "max_search_fraction": 0.15},
+        **{"min_proxy_steps": 2, "budget_exponent": 0.75},
+    },
+    "continual": {"strategy": "er"},
+    "data": {"shuffle_buffer": 1000, "num_workers": 0, "reservoir_size": 5000},
+}
+
+
+def test_the_previous_default_overrides_rebuild_the_recipe_the_stored_runs_used(scripts):
+    """Re-running a benchmark whose store holds previous-default runs must train that recipe, not today's default."""
+    module = scripts["previous_default"]
+    rebuilt = apply_overrides(preset("default"), module.overrides("default"))
+    assert rebuilt["model"] == PREVIOUS_DEFAULT["model"]
+    assert TrainingConfig.from_dict(rebuilt["training"]) == TrainingConfig.from_dict(PREVIOUS_DEFAULT["training"])
+    assert build_policy(rebuilt["growth"]) == build_policy(PREVIOUS_DEFAULT["growth"])
+    assert {k: rebuilt[k] for k in ("tokenizer", "continual", "data")} == {
+        k: PREVIOUS_DEFAULT[k] for k in ("tokenizer", "continual", "data")
+    }
+    assert build_policy(preset("default")["growth"]) != build_policy(PREVIOUS_DEFAULT["growth"])  # it does change it
+    assert module.overrides("small") == [] and module.set_args("default")[:2] == ["--set", module.SETS[0]]
+    start = scripts["growth_efficiency"].starting_architecture("default")
+    assert start["vision_config"]["hidden_size"] == 128 and start["projection_dim"] == 128
 
 
 def test_a_grown_architecture_is_rebuilt_from_the_overrides(scripts):
@@ -234,7 +274,7 @@ def test_a_smaller_start_is_tagged_in_every_key_and_sets_the_fixed_small_model(s
     assert sweep.key("auto", 0) == "auto|seed0|epochs2|default|start-w64|stream-v2"
     small = module.starting_architecture("default", module.START)
     assert small["vision_config"]["hidden_size"] == 64 and small["projection_dim"] == 64
-    assert small["text_config"]["hidden_size"] == preset("default")["model"]["text_config"]["hidden_size"]
+    assert small["text_config"]["hidden_size"] == PREVIOUS_DEFAULT["model"]["text_config"]["hidden_size"]
 
 
 def test_gpu_scale_script_runs_its_three_parts_at_a_tiny_size_on_the_cpu(tmp_path, monkeypatch):

@@ -5,9 +5,11 @@ import json
 import pytest
 from transformers import AutoConfig
 
+from growclip_hf import GrowCLIPConfig
 from growclip_hf.data.benchmark.builder import build_benchmark
+from growclip_hf.growth.flops import training_flops_per_pair
 from growclip_hf.stages.manifest_plan import ManifestPlan
-from growclip_hf.stages.oracle import UnionPlan
+from growclip_hf.stages.oracle import UnionPlan, oracle_compute, oracle_settings
 
 from .run_helpers import growclip, write_train_config
 
@@ -70,3 +72,30 @@ def test_oracle_trains_the_final_architecture_from_scratch_and_counts_its_comput
 def test_oracle_of_a_folder_without_a_run_says_what_to_do(tmp_path):
     result = growclip(["oracle", str(tmp_path)], tmp_path)
     assert result.returncode != 0 and "run `growclip-hf run` first" in result.stderr
+
+
+def test_the_oracle_of_a_budgeted_run_gets_the_compute_the_run_spent_up_to_each_stage(tmp_path, small_benchmark):
+    """Under training.flops_per_stage the Oracle is at equal compute: retraining at stage K gets budgets 0..K."""
+    tower = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
+    model = {"text_config": {**tower, "vocab_size": 64}, "vision_config": {**tower, "image_size": 32, "patch_size": 8}}
+    run_dir = tmp_path / "run"
+    GrowCLIPConfig(**model, projection_dim=32).save_pretrained(run_dir / "stage-1")
+    budgets = [2e10, 5e10, 1e11]
+    training = {"batch_size": 8, "flops_per_stage": budgets}
+    (run_dir / "run_settings.json").write_text(json.dumps({"model": model, "training": training, "data": {}}))
+    cumulative = [2e10, 7e10]  # stages.jsonl counts the run's compute so far
+    (run_dir / "stages.jsonl").write_text(
+        "".join(json.dumps({"train_flops": flops, "search_flops": 0.0}) + "\n" for flops in cumulative)
+    )
+
+    settings = oracle_settings(run_dir, 1, seed=None)
+    assert settings["training"]["flops_per_stage"] == pytest.approx(7e10)  # stages 0 and 1 of the run together
+    assert settings["training"]["batch_size"] == 8 and settings["growth"] == {"policy": "none"}
+
+    plan = ManifestPlan(small_benchmark / "manifest.json", processor=None, replay="all", max_stages=2)
+    config = GrowCLIPConfig.from_pretrained(run_dir / "stage-1")
+    record = oracle_compute(run_dir, plan, config, 8, steps_of=lambda pairs: pytest.fail("passes are not the rule"))
+    per_step = 8 * training_flops_per_pair(config)
+    for spent, budget in zip(record["oracle_flops_per_stage"], cumulative, strict=True):
+        assert budget - per_step < spent <= budget
+    assert record["run_over_oracle"][-1] == pytest.approx(7e10 / sum(record["oracle_flops_per_stage"]), rel=0.05)

@@ -6,6 +6,9 @@ would cost.
 of chunks 0..K) and evaluates it on the run's suite. Retraining at the earlier stages is counted, not run: its
 compute is exact arithmetic (steps x global batch x training FLOPs per pair of the final architecture), while its
 quality at earlier stages is not needed for the comparison of final quality against cumulative compute.
+
+A run with a FLOP budget per stage (``training.flops_per_stage``) has an Oracle at equal compute: retraining at stage
+K gets the budgets of stages 0..K together, the compute the run itself spent by then.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import json
 import math
 from pathlib import Path
 
-from ..growth.flops import training_flops_per_pair
+from ..growth.flops import steps_within_budget, training_flops_per_pair
 from ..models.growclip import GrowCLIPConfig
+from ..training.config import TrainingConfig
 
 ORACLE_FILE = "oracle.json"
 _TOWERS = ("text_config", "vision_config", "shared_config")
@@ -73,9 +77,21 @@ def oracle_settings(run_dir: Path, stage: int, seed: int | None) -> dict:
     data = settings.setdefault("data", {})
     data.pop("reservoir_size", None)
     data.update(replay="all", oracle_stage=stage)
+    training = settings.setdefault("training", {})
+    budget = cumulative_budget(training, stage)
+    if budget is not None:
+        training["flops_per_stage"] = budget
     if seed is not None:
-        settings.setdefault("training", {})["seed"] = seed
+        training["seed"] = seed
     return settings
+
+
+def cumulative_budget(training: dict, stage: int) -> float | None:
+    """The FLOPs a run with ``training.flops_per_stage`` spends on stages 0..``stage`` (None without a budget)."""
+    config = TrainingConfig.from_dict({k: v for k, v in training.items() if k == "flops_per_stage"})
+    if config.flops_per_stage is None:
+        return None
+    return sum(config.stage_flops(k) for k in range(stage + 1))
 
 
 def oracle_steps(pairs: int, global_batch: int, epochs: float, steps_per_stage: int | None) -> int:
@@ -86,9 +102,18 @@ def oracle_steps(pairs: int, global_batch: int, epochs: float, steps_per_stage: 
 def oracle_compute(run_dir: Path, plan, final_config, global_batch: int, steps_of) -> dict:
     """Cumulative training compute of retraining the final architecture at every stage, beside the run's own.
 
-    ``plan`` streams every chunk seen so far (replay "all"); ``steps_of(pairs)`` is the run's rule for steps."""
+    ``plan`` streams every chunk seen so far (replay "all"); ``steps_of(pairs)`` is the run's rule for steps. Under a
+    per-stage FLOP budget, retraining at stage K takes the steps that the run's budgets of stages 0..K buy."""
     per_pair = training_flops_per_pair(final_config)
-    per_stage = [steps_of(plan.train_pairs(stage)) * global_batch * per_pair for stage in range(plan.num_stages)]
+    run_training = json.loads((run_dir / "run_settings.json").read_text(encoding="utf-8")).get("training", {})
+
+    def steps(stage: int) -> int:
+        budget = cumulative_budget(run_training, stage)
+        if budget is None:
+            return steps_of(plan.train_pairs(stage))
+        return steps_within_budget(budget, global_batch, final_config)
+
+    per_stage = [steps(stage) * global_batch * per_pair for stage in range(plan.num_stages)]
     cumulative = [sum(per_stage[: k + 1]) for k in range(len(per_stage))]
     run_rows = [json.loads(line) for line in (run_dir / "stages.jsonl").read_text().splitlines() if line.strip()]
     run_flops = [row["train_flops"] + row["search_flops"] for row in run_rows]
