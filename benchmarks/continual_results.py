@@ -25,30 +25,18 @@ POLICIES = ("none", "auto")
 METRICS = (("retrieval_Rm", "retrieval Rm"), ("zeroshot_top1", "zero-shot top-1"))
 
 
+def run_command(strategy: str, policy: str, seed: int, epochs: float, folder: Path, data_dir: Path) -> list[str]:
+    """The CLI run of one cell: the previous default recipe (what the stored table used), then the cell's policy and
+    passes (set after the recipe, so that they win over it)."""
+    command = [sys.executable, "-m", "growclip_hf.cli", "run", "--scale", "default", "--output-dir", str(folder)]
+    command += ["--data-dir", str(data_dir), "--strategy", strategy, "--seed", str(seed), *set_args("default")]
+    command += ["--set", f"growth.policy={policy}", "--set", f"training.epochs_per_stage={epochs}", "--resume"]
+    return command
+
+
 def run_one(strategy: str, policy: str, seed: int, epochs: float, out: Path, data_dir: Path) -> dict:
     folder = out / f"{strategy}-{policy}-seed{seed}"
-    command = [
-        sys.executable,
-        "-m",
-        "growclip_hf.cli",
-        "run",
-        "--scale",
-        "default",
-        "--output-dir",
-        str(folder),
-        "--data-dir",
-        str(data_dir),
-        "--strategy",
-        strategy,
-        "--policy",
-        policy,
-        "--seed",
-        str(seed),
-        *set_args("default"),
-        "--set",
-        f"training.epochs_per_stage={epochs}",
-        "--resume",
-    ]
+    command = run_command(strategy, policy, seed, epochs, folder, data_dir)
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if result.returncode != 0:

@@ -30,7 +30,7 @@ def scripts():
             name: importlib.import_module(name)
             for name in (
                 *("doc_sections", "growth_efficiency", "precondition_map", "growth_sweep", "late_growth_probe"),
-                *("main_stream_map", "previous_default"),
+                *("main_stream_map", "previous_default", "continual_results"),
             )
         }
     finally:
@@ -112,6 +112,17 @@ def test_the_previous_default_overrides_rebuild_the_recipe_the_stored_runs_used(
     assert module.overrides("small") == [] and module.set_args("default")[:2] == ["--set", module.SETS[0]]
     start = scripts["growth_efficiency"].starting_architecture("default")
     assert start["vision_config"]["hidden_size"] == 128 and start["projection_dim"] == 128
+
+
+def test_the_continual_results_cells_keep_their_policy_over_the_previous_recipe(scripts, tmp_path):
+    """The recipe's own growth.policy must not override a cell's (a fixed-architecture cell stays fixed)."""
+    module = scripts["continual_results"]
+    for policy in ("none", "auto"):
+        command = module.run_command("er", policy, 0, 1.0, tmp_path / "out", tmp_path / "data")
+        overrides = [command[i + 1] for i, arg in enumerate(command) if arg == "--set"]
+        settings = apply_overrides(preset("default"), overrides)
+        assert settings["growth"]["policy"] == policy and "--policy" not in command
+        assert settings["model"] == PREVIOUS_DEFAULT["model"] and settings["training"]["epochs_per_stage"] == 1.0
 
 
 def test_a_grown_architecture_is_rebuilt_from_the_overrides(scripts):
