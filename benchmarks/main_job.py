@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import previous_default  # noqa: E402
 from doc_sections import git_commit, machine, mean_spread, write_section  # noqa: E402
+from growth_sweep_tables import mark_difference  # noqa: E402
 from main_stream_map import readings, width_overrides  # noqa: E402
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
@@ -130,10 +131,9 @@ def measure(out: Path, variant: str) -> dict:
         continual = results["continual"]
         row["retrieval_forgetting"] = continual["retrieval_Rm"]["forgetting"]
         row["object_forgetting"] = continual["zeroshot_top1_object"]["forgetting"]
-        stages = [json.loads(line) for line in (out / "stages.jsonl").read_text().splitlines() if line.strip()]
-        row["cumulative_tflop"] = (stages[-1]["train_flops"] + stages[-1]["search_flops"]) / 1e12
-        row["final_parameters"] = stages[-1]["parameters"]
         row["stages"] = readings(out)
+        row["cumulative_tflop"] = row["stages"][-1]["cumulative_tflop"]
+        row["final_parameters"] = row["stages"][-1]["parameters"]
     return row
 
 
@@ -180,14 +180,13 @@ FIXED = ("fixed-32", "fixed-64")
 def paired(summary: dict, variant: str, other: str, stage: int) -> str:
     """``variant`` minus ``other`` on object zero-shot at ``stage``, paired by seed; † where |mean| > spread."""
     seeds = sorted(set(summary[variant]) & set(summary[other]))
-    diffs = [
-        summary[variant][s]["stages"][stage]["object_zeroshot"] - summary[other][s]["stages"][stage]["object_zeroshot"]
-        for s in seeds
-    ]
-    if len(diffs) < 2:
-        return f"{diffs[0]:+.1f} (1 seed)" if diffs else "n/a"
-    mean, sd = statistics.fmean(diffs), statistics.stdev(diffs)
-    return f"{mean:+.1f} ± {sd:.1f}" + (" †" if abs(mean) > sd else "")
+    return mark_difference(
+        [
+            summary[variant][s]["stages"][stage]["object_zeroshot"]
+            - summary[other][s]["stages"][stage]["object_zeroshot"]
+            for s in seeds
+        ]
+    )
 
 
 def stage_table(summary: dict) -> str:
@@ -227,22 +226,18 @@ def stage_table(summary: dict) -> str:
 def run_table(out: Path) -> str:
     """One run stage by stage (the README's table): architecture, parameters, cumulative compute, the zero-shot kinds
     and union retrieval."""
-    results = _json(out / "eval_results.json")
-    stages = [json.loads(line) for line in (out / "stages.jsonl").read_text().splitlines() if line.strip()]
     lines = [
         "| stage | architecture (layers x width / heads / MLP) | parameters | cumulative TFLOP "
         "| object zero-shot top-1 (%) | attribute zero-shot top-1 (%) | union retrieval R@1 (%) | union Rm (%) |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for stage, scores in zip(stages, results["stages"], strict=True):
-        kinds, union = scores["zeroshot_by_kind"], scores["union_retrieval"]
+    for row in readings(out):
         lines.append(
-            f"| {stage['stage']} | {stage['architecture']} | {stage['parameters']:,} | "
-            f"{(stage['train_flops'] + stage['search_flops']) / 1e12:.2f} | {kinds['object']['mean_top1']:.1f} | "
-            f"{kinds['attribute']['mean_top1']:.1f} | {(union['i2t_R@1'] + union['t2i_R@1']) / 2:.2f} | "
-            f"{union['Rm']:.2f} |"
+            f"| {row['stage']} | {row['architecture']} | {row['parameters']:,} | {row['cumulative_tflop']:.2f} | "
+            f"{row['object_zeroshot']:.1f} | {row['attribute_zeroshot']:.1f} | {row['union_R@1']:.2f} | "
+            f"{row['union_Rm']:.2f} |"
         )
-    headline = results["headline"]
+    headline = _json(out / "eval_results.json")["headline"]
     chance = (
         f"| chance | | | | {headline['object_zeroshot_chance']:.1f} | {headline['attribute_zeroshot_chance']:.1f} | | |"
     )

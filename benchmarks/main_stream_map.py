@@ -58,6 +58,7 @@ def readings(out: Path) -> list[dict]:
                 "object_zeroshot": stage["zeroshot_by_kind"]["object"]["mean_top1"],
                 "attribute_zeroshot": stage["zeroshot_by_kind"]["attribute"]["mean_top1"],
                 **{task: stage["zeroshot"][task]["top1"] for task in REAL_IMAGE_TASKS},
+                "union_R@1": (stage["union_retrieval"]["i2t_R@1"] + stage["union_retrieval"]["t2i_R@1"]) / 2,
                 "union_Rm": stage["union_retrieval"]["Rm"],
                 "cumulative_tflop": (flops["train_flops"] + flops["search_flops"]) / 1e12,
                 "parameters": flops["parameters"],

@@ -88,7 +88,7 @@ def oracle_settings(run_dir: Path, stage: int, seed: int | None) -> dict:
 
 def cumulative_budget(training: dict, stage: int) -> float | None:
     """The FLOPs a run with ``training.flops_per_stage`` spends on stages 0..``stage`` (None without a budget)."""
-    config = TrainingConfig.from_dict({k: v for k, v in training.items() if k == "flops_per_stage"})
+    config = TrainingConfig(flops_per_stage=training.get("flops_per_stage"))
     if config.flops_per_stage is None:
         return None
     return sum(config.stage_flops(k) for k in range(stage + 1))
